@@ -1,0 +1,3 @@
+from mlfix.cli import main
+
+main()

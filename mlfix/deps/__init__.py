@@ -1,0 +1,1 @@
+"""Which files a dependency install needs, read from commands and manifests."""

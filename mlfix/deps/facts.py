@@ -1,0 +1,353 @@
+"""Facts about each dependency install in a Dockerfile: what it needs from the context.
+
+This is the one place that reads manifests from disk for the dependency rules. An
+install's needs are found by following the image paths its command names back
+through the stage's COPY instructions to build-context files, then reading those
+files for includes (`-r`, `-c`, `pip:` sections) and local source paths, which are
+mapped the same way. Rules get the result and never touch the disk.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlfix.deps.commands import InstallCommand, Segment, classify, split_commands
+from mlfix.deps.manifests import (
+    Pyproject,
+    parse_environment,
+    parse_pipfile_paths,
+    parse_pyproject,
+    parse_requirements,
+)
+from mlfix.dockerfile.model import DockerfileModel, Instruction
+from mlfix.dockerfile.state import CopyPlan, Effective, container_path, copy_plan, effective
+from mlfix.errors import MlfixError
+from mlfix.textio import decode
+
+SELF_CONTAINED_LIMIT = 2_000_000  # bytes: a local package bigger than this is "the code"
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+class Context:
+    """Read-only view of a build context on disk, confined to its root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._real = root.resolve()
+
+    def _path(self, rel: str) -> Path | None:
+        if rel in ("", "."):
+            return self.root
+        candidate = self.root / rel
+        try:
+            resolved = candidate.resolve()
+        except (OSError, RuntimeError):
+            return None
+        if resolved != self._real and self._real not in resolved.parents:
+            return None
+        return candidate
+
+    def exists(self, rel: str) -> bool:
+        path = self._path(rel)
+        return path is not None and path.exists()
+
+    def is_dir(self, rel: str) -> bool:
+        path = self._path(rel)
+        return path is not None and path.is_dir()
+
+    def read_text(self, rel: str) -> str:
+        path = self._path(rel)
+        if path is None:
+            raise MlfixError(self.root / rel, "points outside the build context")
+        try:
+            return decode(path.read_bytes(), path)
+        except OSError as exc:
+            raise MlfixError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+    def size(self, rel: str, limit: int | None = None) -> int:
+        """Bytes under `rel`; stops counting once past `limit`, which is all callers need."""
+        path = self._path(rel)
+        if path is None:
+            return 0
+        if path.is_file():
+            return path.stat().st_size
+        total = 0
+        stack = [str(path)]
+        while stack:
+            try:
+                with os.scandir(stack.pop()) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+            if limit is not None and total > limit:
+                break
+        return total
+
+
+@dataclass(frozen=True)
+class Need:
+    """A build-context path an install needs in the image before it runs."""
+
+    context_path: str
+    image_path: str
+    is_dir: bool
+    supplier: int  # index of the COPY/ADD that brings it today
+
+
+@dataclass(frozen=True)
+class InstallPart:
+    """One install command of a RUN, with what it needs and why it might not move."""
+
+    segment: int
+    command: InstallCommand
+    needs: tuple[Need, ...]
+    blockers: tuple[str, ...] = ()
+    pyproject: Pyproject | None = None
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    instruction: int
+    command_offset: int  # where the shell text starts inside the instruction's raw text
+    segments: tuple[Segment, ...]
+    parts: tuple[InstallPart, ...]
+    splittable: bool  # raw text has no comment lines or heredocs inside it
+
+    @property
+    def is_dependency_install(self) -> bool:
+        return any(p.command.tool != "system" for p in self.parts)
+
+
+@dataclass(frozen=True)
+class DependencyFacts:
+    effective: dict[int, Effective]
+    copies: dict[int, CopyPlan]
+    runs: dict[int, RunFacts] = field(default_factory=dict)
+
+
+def command_offset(model: DockerfileModel, instruction: Instruction) -> int:
+    """Offset of the shell text in the instruction's raw text, after keyword and flags."""
+    raw = model.text[instruction.start : instruction.end]
+    escape = re.escape(model.escape)
+    gap = rf"(?:[ \t]|{escape}[ \t]*\r?\n)+"
+    match = re.match(rf"[ \t]*\w+{gap}(?:--\S+{gap})*", raw)
+    return match.end() if match else len(raw)
+
+
+def _logical(text: str, escape: str) -> str:
+    return re.sub(re.escape(escape) + r"[ \t]*\r?\n", " ", text)
+
+
+class _Resolver:
+    def __init__(
+        self,
+        model: DockerfileModel,
+        context: Context,
+        copies: list[CopyPlan],
+        instruction: Instruction,
+    ) -> None:
+        self.model = model
+        self.context = context
+        self.copies = copies
+        self.instruction = instruction
+
+    def locate(self, image_path: str, required: bool = True) -> Need | None:
+        """The COPY that supplies `image_path`, latest first, as Docker would overlay them."""
+        covered_by: CopyPlan | None = None
+        for plan in reversed(self.copies):
+            for source in plan.sources:
+                found = self._match(plan, source, image_path)
+                if found is None:
+                    continue
+                rel, exact = found
+                if self.context.exists(rel):
+                    return Need(rel, image_path, self.context.is_dir(rel), plan.instruction)
+                if exact:
+                    covered_by = plan
+        if covered_by is not None and required:
+            raise MlfixError(
+                self.context.root / self._guess(covered_by, image_path),
+                f"needed by Dockerfile line {self.instruction.first_line} "
+                f"({image_path}) but missing from the build context",
+            )
+        return None
+
+    def _guess(self, plan: CopyPlan, image_path: str) -> str:
+        for source in plan.sources:
+            found = self._match(plan, source, image_path)
+            if found:
+                return found[0]
+        return posixpath.basename(image_path)
+
+    def _match(self, plan: CopyPlan, source: str, image_path: str) -> tuple[str, bool] | None:
+        """Context path that would land on `image_path` through `source`, if any."""
+        dest = plan.dest
+        if any(ch in source for ch in "*?["):
+            if not plan.dest_is_dir and len(plan.sources) == 1:
+                return None
+            if posixpath.dirname(image_path) != dest:
+                return None
+            candidate = posixpath.join(posixpath.dirname(source), posixpath.basename(image_path))
+            return (candidate, False) if fnmatch.fnmatchcase(candidate, source) else None
+        if source == "." or self.context.is_dir(source):
+            if image_path == dest:
+                return source, False
+            if image_path.startswith(dest.rstrip("/") + "/"):
+                rel = image_path[len(dest.rstrip("/")) + 1 :]
+                return (rel if source == "." else posixpath.join(source, rel)), True
+            return None
+        target = posixpath.join(dest, posixpath.basename(source)) if plan.dest_is_dir else dest
+        return (source, True) if image_path == target else None
+
+
+def _segments_of(model: DockerfileModel, instruction: Instruction) -> tuple[int, list[Segment]]:
+    raw = model.text[instruction.start : instruction.end]
+    offset = command_offset(model, instruction)
+    return offset, split_commands(raw[offset:])
+
+
+def gather(model: DockerfileModel, context: Context) -> DependencyFacts:
+    states = effective(model)
+    copies: dict[int, CopyPlan] = {}
+    runs: dict[int, RunFacts] = {}
+    for stage in model.stages:
+        stage_copies: list[CopyPlan] = []
+        for instruction in stage.instructions:
+            state = states[instruction.index]
+            plan = copy_plan(instruction, state.workdir)
+            if plan is not None:
+                copies[instruction.index] = plan
+                if plan.from_context:
+                    stage_copies.append(plan)
+                continue
+            if instruction.keyword != "RUN" or instruction.heredocs or instruction.is_json:
+                continue
+            facts = _run_facts(model, context, instruction, state, list(stage_copies))
+            if facts is not None:
+                runs[instruction.index] = facts
+    return DependencyFacts(states, copies, runs)
+
+
+def _run_facts(
+    model: DockerfileModel,
+    context: Context,
+    instruction: Instruction,
+    state: Effective,
+    copies: list[CopyPlan],
+) -> RunFacts | None:
+    offset, segments = _segments_of(model, instruction)
+    resolver = _Resolver(model, context, copies, instruction)
+    parts: list[InstallPart] = []
+    workdir = state.workdir
+    for position, segment in enumerate(segments):
+        text = _logical(segment.text, model.escape)
+        words = text.split()
+        if words[:1] == ["cd"] and len(words) == 2:
+            workdir = container_path(words[1], workdir)
+            continue
+        command = classify(text)
+        if command is None:
+            continue
+        parts.append(_part(resolver, position, command, workdir))
+    if not parts:
+        return None
+    raw = model.text[instruction.start : instruction.end]
+    body_lines = raw.splitlines()[1:]
+    splittable = not any(line.lstrip().startswith("#") or not line.strip() for line in body_lines)
+    return RunFacts(instruction.index, offset, tuple(segments), tuple(parts), splittable)
+
+
+def _part(resolver: _Resolver, position: int, command: InstallCommand, workdir: str) -> InstallPart:
+    if command.tool == "system":
+        return InstallPart(position, command, ())
+    needs: dict[str, Need] = {}
+    blockers: list[str] = []
+    pyproject: Pyproject | None = None
+    # Lock files are optional: a project may not commit one; the manifest itself is required.
+    queue: list[tuple[str, bool]] = [
+        (container_path(m, workdir), position == 0 or command.tool in ("pip", "conda"))
+        for position, m in enumerate(command.manifests)
+    ]
+    project_root = container_path(command.project_dir or ".", workdir)
+    local = [container_path(p, workdir) for p in command.local_paths]
+    if command.tool == "pip" and command.installs_project:
+        local = [p for p in local if p != project_root]
+        found = resolver.locate(posixpath.join(project_root, "pyproject.toml"), required=True)
+        if found is not None:
+            pyproject = parse_pyproject(resolver.context.read_text(found.context_path))
+    local += [container_path(p, workdir) for p in command.find_links]
+    seen: set[str] = set()
+    while queue:
+        image_path, required = queue.pop(0)
+        if image_path in seen:
+            continue
+        seen.add(image_path)
+        need = resolver.locate(image_path, required=required)
+        if need is None:
+            continue  # not from the context: made by an earlier RUN or the base image
+        needs[need.context_path] = need
+        if need.is_dir:
+            continue
+        name = posixpath.basename(need.context_path)
+        text = resolver.context.read_text(need.context_path)
+        base = posixpath.dirname(image_path)
+        if name == "pyproject.toml":
+            pyproject = parse_pyproject(text)
+            local += [container_path(p, base) for p in pyproject.local_sources]
+        elif name == "Pipfile":
+            local += [container_path(p, base) for p in parse_pipfile_paths(text)]
+        elif name.endswith((".yml", ".yaml")):
+            env = parse_environment(text)
+            queue += [(container_path(p, base), True) for p in env.includes]
+            local += [container_path(p, workdir) for p in env.local_paths]
+        elif name.endswith((".lock",)):
+            continue
+        else:
+            reqs = parse_requirements(text)
+            queue += [(container_path(p, base), True) for p in reqs.includes]
+            local += [container_path(p, workdir) for p in reqs.local_paths + reqs.find_links]
+    for image_path in local:
+        need = resolver.locate(image_path, required=True)
+        if need is None:
+            continue
+        problem = _not_self_contained(resolver.context, need, image_path, workdir, project_root)
+        if problem:
+            blockers.append(problem)
+        else:
+            needs[need.context_path] = need
+    return InstallPart(position, command, tuple(needs.values()), tuple(blockers), pyproject)
+
+
+def _not_self_contained(
+    context: Context, need: Need, image_path: str, workdir: str, project_root: str
+) -> str | None:
+    shown = need.context_path if need.context_path != "." else "the build context root"
+    if image_path in (workdir, project_root) or need.context_path == ".":
+        return f"it installs the project itself ({shown}), which needs the whole source"
+    if not need.is_dir:
+        return None
+    if not any(context.exists(posixpath.join(need.context_path, m)) for m in PROJECT_MARKERS):
+        return f"{shown} is not a Python project (no pyproject.toml, setup.py or setup.cfg)"
+    size = context.size(need.context_path, limit=SELF_CONTAINED_LIMIT)
+    if size > SELF_CONTAINED_LIMIT:
+        return f"{shown} is over {SELF_CONTAINED_LIMIT // 1_000_000} MB, so it is code, not a manifest"
+    pyproject = posixpath.join(need.context_path, "pyproject.toml")
+    if context.exists(pyproject):
+        readme = parse_pyproject(context.read_text(pyproject)).readme
+        if readme and readme.startswith(".."):
+            return f"{shown} reads {readme} from outside itself"
+    return None
+
+
+def iter_install_runs(facts: DependencyFacts) -> Iterator[RunFacts]:
+    yield from (facts.runs[i] for i in sorted(facts.runs))

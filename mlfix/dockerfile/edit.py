@@ -1,0 +1,96 @@
+"""Span edits on a Dockerfile's original text.
+
+A move is a delete plus an insert of the very same characters, so the moved lines
+keep their bytes (CRLF, tabs, comments, continuations). New lines are built with
+LF and converted to the file's own line ending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from mlfix.dockerfile.model import DockerfileModel, Instruction
+from mlfix.model import Edit
+from mlfix.textio import with_newline
+
+
+class EditConflict(ValueError):
+    """Two edits touch the same span; the caller must apply them in separate passes."""
+
+
+def apply(text: str, edits: Iterable[Edit]) -> str:
+    ordered = sorted(edits, key=lambda e: (e.start, e.end))
+    for before, after in zip(ordered, ordered[1:]):
+        if after.start < before.end:
+            raise EditConflict(f"overlapping edits at {before.start}..{before.end}")
+    pieces: list[str] = []
+    cursor = 0
+    for edit in ordered:
+        pieces.append(text[cursor : edit.start])
+        pieces.append(edit.content)
+        cursor = edit.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _ends_without_newline(text: str, end: int) -> bool:
+    return end == len(text) and not text.endswith("\n")
+
+
+def take_block(model: DockerfileModel, start: int, end: int) -> tuple[Edit, str]:
+    """Cut `text[start:end]` out, returning the delete and the text to re-insert.
+
+    When the block is the file's unterminated last line, the newline before it is
+    cut instead and the block gains one, so the file still ends without a newline.
+    """
+    text = model.text
+    if _ends_without_newline(text, end) and start > 0:
+        cut = start - (2 if text[start - 2 : start] == "\r\n" else 1)
+        return Edit.delete(model.path, cut, end), text[start:end] + model.newline
+    return Edit.delete(model.path, start, end), text[start:end]
+
+
+def move_before(
+    model: DockerfileModel, anchor: Instruction, blocks: Sequence[tuple[int, int]], new_text: str = ""
+) -> tuple[Edit, ...]:
+    """Move the given spans, in order, above `anchor` (and the comments attached to it).
+
+    `new_text` (LF-built) is inserted after the moved blocks, still above the anchor.
+    """
+    edits: list[Edit] = []
+    moved: list[str] = []
+    for start, end in _merge_adjacent(blocks):
+        delete, content = take_block(model, start, end)
+        edits.append(delete)
+        moved.append(content)
+    inserted = "".join(moved) + with_newline(new_text, model.newline)
+    edits.append(Edit.insert(model.path, anchor.lead_start, inserted))
+    return tuple(edits)
+
+
+def _merge_adjacent(blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Adjacent blocks move as one, so cutting a final newline never overlaps a neighbour."""
+    merged: list[tuple[int, int]] = []
+    for start, end in blocks:
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def replace_instruction(model: DockerfileModel, instruction: Instruction, new_text: str) -> Edit:
+    """Replace an instruction's own lines (not its comments) with LF-built `new_text`.
+
+    The replacement ends the way the original did: with the file's newline, or with
+    none when the instruction was the unterminated last line.
+    """
+    body = with_newline(new_text.rstrip("\n"), model.newline)
+    if not _ends_without_newline(model.text, instruction.end):
+        body += model.newline
+    return Edit(model.path, instruction.start, instruction.end, body)
+
+
+def file_edit(path: Path, old: str, new: str) -> Edit:
+    return Edit(path, 0, len(old), new)

@@ -1,0 +1,178 @@
+"""The pipeline: load a target, gather facts, run rules, apply fixes to fixpoint.
+
+Callable as a library (`run_target`, `run`): the CLI, the pre-commit hook, the bot
+and `verify` all go through here. Nothing in this module writes files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlfix.config import Settings
+from mlfix.deps.facts import Context, gather
+from mlfix.dockerfile import edit
+from mlfix.dockerfile.model import DockerfileModel, parse
+from mlfix.errors import MlfixError
+from mlfix.facts import Facts, Target
+from mlfix.model import Applicability, Edit, Finding
+from mlfix.rules import RULES, check_of
+from mlfix.textio import read_text
+
+MAX_PASSES = 12
+
+# Rule families add their own facts here: (target, texts, model) -> entries for Facts.extra.
+FactProvider = Callable[[Target, dict[Path, str | None], DockerfileModel], dict[str, Any]]
+FACT_PROVIDERS: list[FactProvider] = []
+
+
+@dataclass
+class TargetResult:
+    """What mlfix found and would change for one target.
+
+    `findings` are reported against the original text; `remaining` are those a
+    `--write` would leave; `changes` maps each file to its old text (None: new file)
+    and new text.
+    """
+
+    target: Target
+    findings: list[Finding] = field(default_factory=list)
+    remaining: list[Finding] = field(default_factory=list)
+    changes: dict[Path, tuple[str | None, str]] = field(default_factory=dict)
+    error: MlfixError | None = None
+    passes: int = 0
+
+
+def _applies(finding: Finding, settings: Settings) -> bool:
+    fix = finding.fix
+    if fix is None or not fix.edits:
+        return False
+    if fix.applicability is Applicability.SAFE:
+        return True
+    return fix.applicability is Applicability.UNSAFE and settings.unsafe_fixes
+
+
+class Session:
+    """One target's documents while rules rewrite them in memory."""
+
+    def __init__(self, target: Target, settings: Settings, dockerfile_text: str | None = None):
+        self.target = target
+        self.settings = settings
+        text = dockerfile_text if dockerfile_text is not None else read_text(target.dockerfile)
+        self.context = Context(target.context)
+        if not target.context.is_dir():
+            raise MlfixError(target.context, "build context is not a readable directory")
+        self.texts: dict[Path, str | None] = {target.dockerfile: text}
+        self.originals: dict[Path, str | None] = dict(self.texts)
+
+    def facts(self) -> Facts:
+        text = self.texts[self.target.dockerfile]
+        assert text is not None
+        model = parse(text, self.target.dockerfile)
+        extra: dict[str, Any] = {}
+        for provider in FACT_PROVIDERS:
+            extra.update(provider(self.target, self.texts, model))
+        return Facts(
+            target=self.target,
+            dockerfile=model,
+            deps=gather(model, self.context),
+            settings=self.settings,
+            texts=dict(self.texts),
+            extra=extra,
+        )
+
+    def rules(self) -> Iterable[tuple[str, Callable[[Facts], Iterable[Finding]]]]:
+        for code, module in RULES.items():
+            if self.settings.enabled(code):
+                yield code, check_of(module)
+
+    def check(self) -> list[Finding]:
+        facts = self.facts()
+        findings: list[Finding] = []
+        for _code, check in self.rules():
+            findings.extend(check(facts))
+        return findings
+
+    def fix(self) -> int:
+        """Apply fixes rule by rule until a whole pass changes nothing; returns passes."""
+        for number in range(1, MAX_PASSES + 1):
+            changed = False
+            for _code, check in self.rules():
+                findings = [f for f in check(self.facts()) if _applies(f, self.settings)]
+                if self._apply(findings):
+                    changed = True
+            if not changed:
+                return number
+        raise MlfixError(
+            self.target.dockerfile, f"fixes did not settle after {MAX_PASSES} passes (a bug)"
+        )
+
+    def _apply(self, findings: list[Finding]) -> bool:
+        """Apply the fixes whose edits do not touch an earlier fix's; the rest wait a pass."""
+        taken: dict[Path, list[tuple[int, int]]] = {}
+        chosen: list[Edit] = []
+        for finding in findings:
+            assert finding.fix is not None
+            edits = finding.fix.edits
+            if any(_touches(taken.get(e.path, []), e) for e in edits):
+                continue
+            for e in edits:
+                taken.setdefault(e.path, []).append((e.start, e.end))
+            chosen.extend(edits)
+        if not chosen:
+            return False
+        by_path: dict[Path, list[Edit]] = {}
+        for e in chosen:
+            by_path.setdefault(e.path, []).append(e)
+        for path, edits in by_path.items():
+            old = self.texts.get(path)
+            self.texts[path] = edit.apply(old or "", edits)
+        return True
+
+    def changes(self) -> dict[Path, tuple[str | None, str]]:
+        result: dict[Path, tuple[str | None, str]] = {}
+        for path, new in self.texts.items():
+            old = self.originals.get(path)
+            if new is not None and new != old:
+                result[path] = (old, new)
+        return result
+
+
+def _touches(spans: list[tuple[int, int]], e: Edit) -> bool:
+    return any(e.start <= end and start <= e.end for start, end in spans)
+
+
+def run_target(
+    target: Target, settings: Settings, *, fix: bool, dockerfile_text: str | None = None
+) -> TargetResult:
+    result = TargetResult(target)
+    try:
+        session = Session(target, settings, dockerfile_text)
+        result.findings = session.check()
+        if fix:
+            result.passes = session.fix()
+            final = session.texts[target.dockerfile]
+            assert final is not None
+            parse(final, target.dockerfile)  # our own output must parse, or nothing is written
+            result.remaining = session.check()
+            result.changes = session.changes()
+        else:
+            result.remaining = list(result.findings)
+    except MlfixError as exc:
+        result.error = exc
+        result.findings, result.remaining, result.changes = [], [], {}
+    return result
+
+
+def target_for(path: Path) -> Target:
+    """A PATH argument: a build-context directory (its Dockerfile) or a Dockerfile."""
+    if path.is_dir():
+        dockerfile = path / "Dockerfile"
+        if not dockerfile.exists():
+            raise MlfixError(path, "no Dockerfile in this directory")
+        return Target(dockerfile, path, str(dockerfile))
+    if not path.exists() and not path.is_symlink():
+        raise MlfixError(path, "does not exist")
+    return Target(path, path.parent, str(path))

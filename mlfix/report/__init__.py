@@ -1,0 +1,1 @@
+"""Output formats: each module turns engine results into one format, nothing else."""

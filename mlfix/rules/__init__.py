@@ -1,0 +1,26 @@
+"""The rule registry: every code mlfix knows, in the order the engine runs them.
+
+Each rule is a module with `CODE`, `NAME`, `SUMMARY`, a docstring that is its docs
+page, and a pure `check(facts)`. Order matters only for speed: each rule sees the
+text the previous one produced, and the engine repeats passes until nothing changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+from mlfix.facts import Facts
+from mlfix.model import Finding
+from mlfix.rules import mlf201_dependency_layer_order
+
+Check = Callable[[Facts], Iterator[Finding]]
+
+RULES: dict[str, ModuleType] = {
+    mlf201_dependency_layer_order.CODE: mlf201_dependency_layer_order,
+}
+
+
+def check_of(module: ModuleType) -> Check:
+    check: Check = module.check
+    return check
