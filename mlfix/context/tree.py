@@ -1,0 +1,710 @@
+"""A pruned walk of a build context, and the facts the `.dockerignore` rules read.
+
+The walk exists to answer "what does `docker build` send, and what of it is junk?" as fast
+as `du` answers "how big is it?". So it lists each directory once with `os.scandir`, stats
+each file once without following symlinks, and never keeps a list of files: entries are
+yielded as they are found. Directories whose inside does not matter one by one - a venv,
+`.git`, a dataset that will be reported as a single entry - are *summarised*: the caller
+decides that from the directory's listing, and a tight loop then adds up sizes without
+building per-file objects. Directories the ignore file excludes with nothing below that a
+`!` line could bring back are skipped unread, as Docker's own walker skips them.
+
+Symlinks are entries of their own (Docker sends the link, never its target), so a walk
+never leaves the context and a symlink loop cannot trap it; loops, links pointing outside
+the context, directory cycles through bind mounts and unreadable directories become
+`Problem`s rather than errors, because the report is still useful without them.
+
+Sizes are `st_size` of regular files, which is what travels to the daemon; a hard link
+already counted is not counted again, as BuildKit sends it as a link.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from mlfix.context.dockerignore import (
+    DirAction,
+    DockerIgnore,
+    Engine,
+    IgnoreFile,
+    Verdict,
+    find_ignore_file,
+    find_misnamed_ignore_files,
+)
+from mlfix.errors import MlfixError
+
+__all__ = [
+    "CACHE_DIRS",
+    "DATASET_DIRS",
+    "EXPERIMENT_DIRS",
+    "WEIGHT_SUFFIXES",
+    "ContextFacts",
+    "EntryKind",
+    "JunkEntry",
+    "JunkKind",
+    "Listing",
+    "Node",
+    "Problem",
+    "ProblemKind",
+    "classify_dir",
+    "classify_file",
+    "walk",
+]
+
+_NO_VERDICT = Verdict(False, -1)
+
+
+class EntryKind(enum.Enum):
+    FILE = "file"
+    DIR = "dir"
+    SYMLINK = "symlink"
+    OTHER = "other"  # sockets, fifos, devices: sent as entries, with no content
+
+
+class ProblemKind(enum.Enum):
+    """Why part of the context could not be measured, or will surprise at build time."""
+
+    UNREADABLE = "unreadable"  # Docker fails the build on it too, unless it is ignored
+    SYMLINK_LOOP = "symlink-loop"  # sent as a link; anything that follows it fails
+    SYMLINK_OUTSIDE = "symlink-outside"  # sent as a link that dangles inside the image
+    DIRECTORY_CYCLE = "directory-cycle"  # a bind mount back to a parent: not walked twice
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    kind: ProblemKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One directory's names, handed to the caller to decide whether to summarise it.
+
+    Names come from the listing the walk does anyway, so recognising a venv by its
+    `pyvenv.cfg` costs nothing extra.
+    """
+
+    path: str
+    files: frozenset[str]
+    dirs: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.path.rpartition("/")[2]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One entry of the walk.
+
+    For a file, `bytes`/`files` are its size and 1. A walked directory has 0/0 (its
+    entries follow it). A summarised directory has the totals of everything below it and
+    `summarised=True`; a skipped one (ignored, unread) has 0/0 and `action=SKIP`.
+    `sent` says whether Docker sends the entry itself; `sent_bytes`/`sent_files` how much
+    of its content it sends. A directory excluded by the ignore file but walked because
+    a `!` line may re-include something below is sent only under LEGACY rules; under
+    MODERN rules it travels only as the parent of whatever is sent below it.
+    """
+
+    path: str
+    kind: EntryKind
+    bytes: int
+    files: int
+    sent_bytes: int
+    sent_files: int
+    sent: bool
+    excluded: bool
+    action: DirAction | None = None
+    summarised: bool = False
+
+
+class _Counter:
+    """Running totals for one subtree, with hard links counted once."""
+
+    __slots__ = ("bytes", "files", "sent_bytes", "sent_files")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.files = 0
+        self.sent_bytes = 0
+        self.sent_files = 0
+
+
+def _kind_of(mode: int) -> EntryKind:
+    if stat.S_ISREG(mode):
+        return EntryKind.FILE
+    if stat.S_ISDIR(mode):
+        return EntryKind.DIR
+    if stat.S_ISLNK(mode):
+        return EntryKind.SYMLINK
+    return EntryKind.OTHER
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+class _Walk:
+    """State of one walk: the ignore file, the problems found and the hard links seen."""
+
+    def __init__(self, root: Path, ignore: DockerIgnore | None) -> None:
+        self.root = str(root)
+        self.real_root = os.path.realpath(root)
+        self.ignore = ignore
+        self.problems: list[Problem] = []
+        self._seen_total: set[tuple[int, int]] = set()
+        self._seen_sent: set[tuple[int, int]] = set()
+
+    # -- matching -----------------------------------------------------------------
+
+    def verdict(self, rel: str, parent: Verdict) -> Verdict:
+        if self.ignore is None:
+            return _NO_VERDICT
+        return self.ignore.verdict(rel, parent)
+
+    def action(self, rel: str, verdict: Verdict) -> DirAction:
+        if self.ignore is None:
+            return DirAction.WALK
+        return self.ignore.dir_action(rel, verdict)
+
+    def dir_sent(self, action: DirAction) -> bool:
+        if action is DirAction.WALK:
+            return True
+        if action is DirAction.WALK_EXCLUDED and self.ignore is not None:
+            return self.ignore.sends_walked_excluded_dirs
+        return False
+
+    def uniform(self, rel: str, verdict: Verdict) -> bool:
+        """Whether every path below `rel` shares its verdict, so sizes need no matching."""
+        if self.ignore is None:
+            return True
+        return not self.ignore.may_change_below(rel, verdict)
+
+    # -- sizes ----------------------------------------------------------------------
+
+    def add_file(self, counter: _Counter, st: os.stat_result, sent: bool) -> int:
+        """Count one non-directory entry; returns the bytes it adds (0 for a repeat link)."""
+        size = st.st_size if stat.S_ISREG(st.st_mode) else 0
+        counter.files += 1
+        if sent:
+            counter.sent_files += 1
+        if size and st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in self._seen_total:
+                size_total = 0
+            else:
+                self._seen_total.add(key)
+                size_total = size
+            counter.bytes += size_total
+            if sent and key not in self._seen_sent:
+                self._seen_sent.add(key)
+                counter.sent_bytes += size
+            return size_total
+        counter.bytes += size
+        if sent:
+            counter.sent_bytes += size
+        return size
+
+    def scan(self, path: str, rel: str) -> list[os.DirEntry[str]] | None:
+        try:
+            with os.scandir(path) as it:
+                return list(it)
+        except OSError as exc:
+            self.problems.append(
+                Problem(
+                    rel,
+                    ProblemKind.UNREADABLE,
+                    f"cannot be listed ({exc.strerror or exc}); Docker fails the build on it "
+                    "unless .dockerignore excludes it",
+                )
+            )
+            return None
+
+    def count_uniform(self, path: str, rel: str, sent: bool, counter: _Counter) -> None:
+        """Add up a subtree whose paths all share one verdict: the `du` loop.
+
+        Keeps only a stack of directory paths; no per-file object outlives its stat.
+        """
+        stack = [(path, rel)]
+        while stack:
+            here, here_rel = stack.pop()
+            try:
+                it = os.scandir(here)
+            except OSError as exc:
+                self.problems.append(
+                    Problem(here_rel, ProblemKind.UNREADABLE, f"cannot be listed ({exc.strerror})")
+                )
+                continue
+            with it:
+                for entry in it:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append((entry.path, _join(here_rel, entry.name)))
+                            continue
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    self.add_file(counter, st, sent)
+
+    def count_matched(
+        self,
+        path: str,
+        rel: str,
+        verdict: Verdict,
+        entries: list[os.DirEntry[str]] | None,
+        counter: _Counter,
+    ) -> None:
+        """Add up a subtree whose paths need matching one by one (a `!` line reaches in)."""
+        if entries is None:
+            entries = self.scan(path, rel) or []
+        for entry in entries:
+            child = _join(rel, entry.name)
+            child_verdict = self.verdict(child, verdict)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                st = None if is_dir else entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if st is not None:
+                self.add_file(counter, st, not child_verdict.excluded)
+                continue
+            self.count_dir(entry.path, child, child_verdict, counter)
+
+    def count_dir(self, path: str, rel: str, verdict: Verdict, counter: _Counter) -> None:
+        action = self.action(rel, verdict)
+        if action is DirAction.SKIP:
+            self.count_uniform(path, rel, False, counter)
+        elif self.uniform(rel, verdict):
+            self.count_uniform(path, rel, not verdict.excluded, counter)
+        else:
+            self.count_matched(path, rel, verdict, None, counter)
+
+    # -- symlinks -------------------------------------------------------------------
+
+    def check_symlink(self, path: str, rel: str) -> None:
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self.problems.append(
+                    Problem(rel, ProblemKind.SYMLINK_LOOP, "symbolic link loop; sent as a link")
+                )
+            return
+        target = os.path.realpath(path)
+        if os.path.commonpath([self.real_root, target]) != self.real_root:
+            self.problems.append(
+                Problem(
+                    rel,
+                    ProblemKind.SYMLINK_OUTSIDE,
+                    f"points outside the context ({os.readlink(path)}); Docker sends the link, "
+                    "which dangles in the image",
+                )
+            )
+
+
+def walk(
+    root: Path,
+    *,
+    ignore: DockerIgnore | None = None,
+    summarise: Callable[[Listing], bool] | None = None,
+    measure_ignored: bool = False,
+    problems: list[Problem] | None = None,
+) -> Iterator[Node]:
+    """Yield the entries of the context at `root`, parents before children.
+
+    `summarise(listing)` is asked once per directory, after its listing: True turns the
+    directory into one `Node` with totals. With `ignore`, every node says whether Docker
+    sends it. Directories the ignore file excludes for good are skipped unread (one
+    `Node` with `action=SKIP`), unless `measure_ignored` asks for their sizes too, in which
+    case they are walked like the rest with everything marked as not sent. Problems are
+    appended to `problems` when given.
+    """
+    state = _Walk(root, ignore)
+    try:
+        top = os.stat(root)
+    except OSError as exc:
+        raise MlfixError(root, f"cannot be read ({exc.strerror or exc})") from None
+    if not stat.S_ISDIR(top.st_mode):
+        raise MlfixError(root, "is not a directory")
+    try:
+        yield from _walk(state, summarise, measure_ignored, (top.st_dev, top.st_ino))
+    finally:
+        if problems is not None:
+            problems.extend(state.problems)
+
+
+class _Enter(NamedTuple):
+    """A directory still to read."""
+
+    path: str
+    rel: str
+    verdict: Verdict
+    action: DirAction
+    key: tuple[int, int]
+
+
+class _Leave(NamedTuple):
+    """Marks the end of a directory's subtree, so it stops counting as an ancestor."""
+
+    key: tuple[int, int]
+
+
+def _walk(
+    state: _Walk,
+    summarise: Callable[[Listing], bool] | None,
+    measure_ignored: bool,
+    root_key: tuple[int, int],
+) -> Iterator[Node]:
+    ancestors: set[tuple[int, int]] = set()
+    stack: list[_Enter | _Leave] = [_Enter(state.root, "", _NO_VERDICT, DirAction.WALK, root_key)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Leave):
+            ancestors.discard(item.key)
+            continue
+        path, rel, verdict, action, key = item
+        if key in ancestors:
+            state.problems.append(
+                Problem(rel, ProblemKind.DIRECTORY_CYCLE, "leads back to a parent directory")
+            )
+            continue
+        entries = state.scan(path, rel)
+        if rel and summarise is not None and entries is not None:
+            files = frozenset(e.name for e in entries if not _is_dir(e))
+            dirs = frozenset(e.name for e in entries if _is_dir(e))
+            if summarise(Listing(rel, files, dirs)):
+                counter = _Counter()
+                if action is DirAction.SKIP:
+                    for entry in entries:
+                        _count_entry(state, entry, rel, verdict, counter, uniform_sent=False)
+                elif state.uniform(rel, verdict):
+                    for entry in entries:
+                        _count_entry(
+                            state, entry, rel, verdict, counter, uniform_sent=not verdict.excluded
+                        )
+                else:
+                    state.count_matched(path, rel, verdict, entries, counter)
+                yield Node(
+                    rel,
+                    EntryKind.DIR,
+                    counter.bytes,
+                    counter.files,
+                    counter.sent_bytes,
+                    counter.sent_files,
+                    sent=state.dir_sent(action) or counter.sent_files > 0,
+                    excluded=verdict.excluded,
+                    action=action,
+                    summarised=True,
+                )
+                continue
+        if rel:
+            yield Node(
+                rel,
+                EntryKind.DIR,
+                0,
+                0,
+                0,
+                0,
+                sent=state.dir_sent(action),
+                excluded=verdict.excluded,
+                action=action,
+            )
+        if entries is None:
+            continue
+        ancestors.add(key)
+        stack.append(_Leave(key))
+        pending: list[_Enter] = []
+        for entry in entries:
+            child = _join(rel, entry.name)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            child_verdict = verdict if action is DirAction.SKIP else state.verdict(child, verdict)
+            if stat.S_ISDIR(st.st_mode):
+                if action is DirAction.SKIP:
+                    child_action = DirAction.SKIP
+                else:
+                    child_action = state.action(child, child_verdict)
+                if child_action is DirAction.SKIP and not measure_ignored:
+                    yield Node(
+                        child,
+                        EntryKind.DIR,
+                        0,
+                        0,
+                        0,
+                        0,
+                        sent=False,
+                        excluded=True,
+                        action=DirAction.SKIP,
+                    )
+                    continue
+                pending.append(
+                    _Enter(entry.path, child, child_verdict, child_action, (st.st_dev, st.st_ino))
+                )
+                continue
+            kind = _kind_of(st.st_mode)
+            sent = action is not DirAction.SKIP and not child_verdict.excluded
+            counter = _Counter()
+            state.add_file(counter, st, sent)
+            if kind is EntryKind.SYMLINK:
+                state.check_symlink(entry.path, child)
+            yield Node(
+                child,
+                kind,
+                counter.bytes,
+                1,
+                counter.sent_bytes,
+                counter.sent_files,
+                sent=sent,
+                excluded=child_verdict.excluded,
+            )
+        stack.extend(reversed(pending))
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _count_entry(
+    state: _Walk,
+    entry: os.DirEntry[str],
+    rel: str,
+    verdict: Verdict,
+    counter: _Counter,
+    *,
+    uniform_sent: bool,
+) -> None:
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            state.count_uniform(entry.path, _join(rel, entry.name), uniform_sent, counter)
+            return
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return
+    state.add_file(counter, st, uniform_sent)
+
+
+# -- junk -------------------------------------------------------------------------------
+
+
+class JunkKind(enum.Enum):
+    """Things that should not travel to the daemon, by how they are recognised."""
+
+    GIT = "git"
+    VENV = "venv"
+    CACHE = "cache"
+    WEIGHTS = "weights"
+    DATASET = "dataset"
+    EXPERIMENT = "experiment"
+    NODE_MODULES = "node_modules"
+    SECRET = "secret"
+
+
+CACHE_DIRS = frozenset(
+    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints"}
+)
+DATASET_DIRS = frozenset({"data", "datasets"})
+EXPERIMENT_DIRS = frozenset({"wandb", "mlruns", "lightning_logs", "outputs"})
+WEIGHT_SUFFIXES = frozenset(
+    {".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".onnx", ".gguf", ".h5"}
+)
+_SECRET_NAMES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"})
+# `.env.example` and friends are templates meant to be shared, not secrets.
+_ENV_TEMPLATES = frozenset({".example", ".sample", ".template", ".dist", ".defaults"})
+
+
+def classify_dir(listing: Listing) -> JunkKind | None:
+    """The junk class of a directory, from its name and what it holds.
+
+    A venv is known by `pyvenv.cfg` or `conda-meta/`, never by a name like `env/`; and a
+    `data/` or `outputs/` holding `__init__.py` is a Python package, not a dataset.
+    """
+    name = listing.name
+    if name == ".git":
+        return JunkKind.GIT
+    if "pyvenv.cfg" in listing.files or "conda-meta" in listing.dirs:
+        return JunkKind.VENV
+    if name in CACHE_DIRS:
+        return JunkKind.CACHE
+    if name == "node_modules":
+        return JunkKind.NODE_MODULES
+    is_package = "__init__.py" in listing.files
+    if name in DATASET_DIRS and not is_package:
+        return JunkKind.DATASET
+    if name in EXPERIMENT_DIRS and not is_package:
+        return JunkKind.EXPERIMENT
+    return None
+
+
+def classify_file(name: str) -> JunkKind | None:
+    """The junk class of a file (or of a `.git` file, as worktrees and submodules have)."""
+    if name == ".git":
+        return JunkKind.GIT
+    suffix = os.path.splitext(name)[1]
+    if suffix in WEIGHT_SUFFIXES:
+        return JunkKind.WEIGHTS
+    if name == ".env" or (
+        name.startswith(".env.") and os.path.splitext(name)[1] not in _ENV_TEMPLATES
+    ):
+        return JunkKind.SECRET
+    if suffix == ".pem" or name in _SECRET_NAMES:
+        return JunkKind.SECRET
+    return None
+
+
+@dataclass(frozen=True)
+class JunkEntry:
+    """One piece of junk, measured whole and as Docker sends it now.
+
+    `bytes`/`files` are everything on disk; `sent_bytes`/`sent_files` the part the
+    current ignore file lets through, which is what an entry for it would save. Junk
+    entries never nest (a junk directory is summarised, not searched), so savings add up.
+    """
+
+    path: str
+    kind: JunkKind
+    is_dir: bool
+    bytes: int
+    files: int
+    sent_bytes: int
+    sent_files: int
+
+
+@dataclass(frozen=True)
+class ContextFacts:
+    """What the `.dockerignore` rules need to know about one build context, from one walk.
+
+    `sent_*` is what Docker sends under `ignore` (everything when there is none),
+    `total_*` everything the walk read: all of the context when `complete` is true, and
+    otherwise everything except the `skipped` directories, which the ignore file excludes
+    for good and which were not read. `ignore_file` is the file the ignore rules came
+    from (None when there is none); `misnamed` are files Docker never reads.
+    """
+
+    root: Path
+    ignore: DockerIgnore | None
+    ignore_file: IgnoreFile | None
+    total_bytes: int
+    total_files: int
+    sent_bytes: int
+    sent_files: int
+    junk: tuple[JunkEntry, ...]
+    problems: tuple[Problem, ...]
+    skipped: tuple[str, ...]
+    misnamed: tuple[Path, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.skipped
+
+    @property
+    def junk_sent_bytes(self) -> int:
+        return sum(j.sent_bytes for j in self.junk)
+
+    @classmethod
+    def collect(
+        cls,
+        root: Path,
+        ignore: DockerIgnore | None = None,
+        *,
+        ignore_file: IgnoreFile | None = None,
+        measure_ignored: bool = False,
+    ) -> ContextFacts:
+        """Walk the context once and gather sizes, junk and problems."""
+        kinds: dict[str, JunkKind] = {}
+
+        def summarise(listing: Listing) -> bool:
+            kind = classify_dir(listing)
+            if kind is None:
+                return False
+            kinds[listing.path] = kind
+            return True
+
+        total = _Counter()
+        junk: list[JunkEntry] = []
+        skipped: list[str] = []
+        problems: list[Problem] = []
+        for node in walk(
+            root,
+            ignore=ignore,
+            summarise=summarise,
+            measure_ignored=measure_ignored,
+            problems=problems,
+        ):
+            if node.action is DirAction.SKIP and not measure_ignored:
+                skipped.append(node.path)
+                continue
+            total.bytes += node.bytes
+            total.files += node.files
+            total.sent_bytes += node.sent_bytes
+            total.sent_files += node.sent_files
+            if node.summarised:
+                kind: JunkKind | None = kinds.pop(node.path, None)
+            elif node.kind is EntryKind.FILE:
+                kind = classify_file(node.path.rpartition("/")[2])
+            else:
+                kind = None
+            if kind is not None:
+                junk.append(
+                    JunkEntry(
+                        node.path,
+                        kind,
+                        node.kind is EntryKind.DIR,
+                        node.bytes,
+                        node.files,
+                        node.sent_bytes,
+                        node.sent_files,
+                    )
+                )
+        return cls(
+            root=root,
+            ignore=ignore,
+            ignore_file=ignore_file,
+            total_bytes=total.bytes,
+            total_files=total.files,
+            sent_bytes=total.sent_bytes,
+            sent_files=total.sent_files,
+            junk=tuple(junk),
+            problems=tuple(problems),
+            skipped=tuple(skipped),
+        )
+
+    @classmethod
+    def for_build(
+        cls,
+        context: Path,
+        dockerfile: Path | None = None,
+        *,
+        engine: Engine = Engine.MODERN,
+        measure_ignored: bool = False,
+    ) -> ContextFacts:
+        """Facts for `docker build -f dockerfile context`, with the ignore file BuildKit uses."""
+        found = find_ignore_file(context, dockerfile)
+        ignore = None if found is None else DockerIgnore.load(found.path, engine=engine)
+        facts = cls.collect(context, ignore, ignore_file=found, measure_ignored=measure_ignored)
+        misnamed = tuple(find_misnamed_ignore_files(context, dockerfile))
+        return ContextFacts(
+            root=facts.root,
+            ignore=facts.ignore,
+            ignore_file=facts.ignore_file,
+            total_bytes=facts.total_bytes,
+            total_files=facts.total_files,
+            sent_bytes=facts.sent_bytes,
+            sent_files=facts.sent_files,
+            junk=facts.junk,
+            problems=facts.problems,
+            skipped=facts.skipped,
+            misnamed=misnamed,
+        )
