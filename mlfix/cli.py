@@ -32,7 +32,9 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None)
 
 
 def _codes(values: list[str] | None) -> tuple[str, ...]:
-    return tuple(code.strip().upper() for value in values or [] for code in value.split(",") if code)
+    return tuple(
+        code.strip().upper() for value in values or [] for code in value.split(",") if code
+    )
 
 
 def _display(path: Path) -> str:
@@ -54,7 +56,9 @@ def check(
         list[Path] | None,
         typer.Argument(help="Build-context directories or Dockerfiles (default: .)"),
     ] = None,
-    diff: Annotated[bool, typer.Option("--diff", help="Print a unified diff; write nothing.")] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Print a unified diff; write nothing.")
+    ] = False,
     write: Annotated[bool, typer.Option("--write", help="Apply safe fixes in place.")] = False,
     select: Annotated[list[str] | None, typer.Option(help="Only these rule codes.")] = None,
     ignore: Annotated[list[str] | None, typer.Option(help="Skip these rule codes.")] = None,
@@ -90,7 +94,9 @@ def check(
     raise typer.Exit(2 if errors else status)
 
 
-def _emit(results: list[TargetResult], *, diff: bool, write: bool, output_format: OutputFormat) -> int:
+def _emit(
+    results: list[TargetResult], *, diff: bool, write: bool, output_format: OutputFormat
+) -> int:
     render = json_report.render if output_format is OutputFormat.json else text_report.render
     if diff:
         patches = [

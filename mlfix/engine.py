@@ -126,9 +126,9 @@ class Session:
         by_path: dict[Path, list[Edit]] = {}
         for e in chosen:
             by_path.setdefault(e.path, []).append(e)
-        for path, edits in by_path.items():
+        for path, path_edits in by_path.items():
             old = self.texts.get(path)
-            self.texts[path] = edit.apply(old or "", edits)
+            self.texts[path] = edit.apply(old or "", path_edits)
         return True
 
     def changes(self) -> dict[Path, tuple[str | None, str]]:

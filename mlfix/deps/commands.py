@@ -120,9 +120,11 @@ def _strip_prefix(words: list[str]) -> list[str]:
     position = 0
     while position < len(words):
         word = words[position]
-        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word) or word in ("sudo", "exec", "command"):
-            position += 1
-        elif word == "env":
+        if (
+            re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word)
+            or word in ("sudo", "exec", "command")
+            or word == "env"
+        ):
             position += 1
         else:
             break
@@ -150,7 +152,7 @@ def _pip_args(words: list[str]) -> list[str] | None:
         return None
     while rest and rest[0].startswith("-") and rest[0] != "install":
         rest = rest[2:] if rest[0] in ("--python", "-p") else rest[1:]
-    if not rest or rest[0] not in ("install", "sync"):
+    if not rest or rest[0] not in ("install", "sync", "wheel", "download"):
         return None
     return rest[1:]
 

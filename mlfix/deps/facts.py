@@ -101,7 +101,8 @@ class Need:
     context_path: str
     image_path: str
     is_dir: bool
-    supplier: int  # index of the COPY/ADD that brings it today
+    supplier: int  # index of the COPY/ADD whose copy is in the image when the install runs
+    earlier: tuple[int, ...] = ()  # COPY/ADDs above that one which bring the same file
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ def command_offset(model: DockerfileModel, instruction: Instruction) -> int:
     return match.end() if match else len(raw)
 
 
-def _logical(text: str, escape: str) -> str:
+def logical(text: str, escape: str) -> str:
+    """Shell text with line continuations joined, as the shell will see it."""
     return re.sub(re.escape(escape) + r"[ \t]*\r?\n", " ", text)
 
 
@@ -164,6 +166,7 @@ class _Resolver:
     def locate(self, image_path: str, required: bool = True) -> Need | None:
         """The COPY that supplies `image_path`, latest first, as Docker would overlay them."""
         covered_by: CopyPlan | None = None
+        hits: list[tuple[str, int]] = []
         for plan in reversed(self.copies):
             for source in plan.sources:
                 found = self._match(plan, source, image_path)
@@ -171,9 +174,14 @@ class _Resolver:
                     continue
                 rel, exact = found
                 if self.context.exists(rel):
-                    return Need(rel, image_path, self.context.is_dir(rel), plan.instruction)
+                    hits.append((rel, plan.instruction))
+                    break
                 if exact:
                     covered_by = plan
+        if hits:
+            rel, supplier = hits[0]
+            earlier = tuple(index for other, index in hits[1:] if other == rel)
+            return Need(rel, image_path, self.context.is_dir(rel), supplier, earlier)
         if covered_by is not None and required:
             raise MlfixError(
                 self.context.root / self._guess(covered_by, image_path),
@@ -250,7 +258,7 @@ def _run_facts(
     parts: list[InstallPart] = []
     workdir = state.workdir
     for position, segment in enumerate(segments):
-        text = _logical(segment.text, model.escape)
+        text = logical(segment.text, model.escape)
         words = text.split()
         if words[:1] == ["cd"] and len(words) == 2:
             workdir = container_path(words[1], workdir)
@@ -340,7 +348,9 @@ def _not_self_contained(
         return f"{shown} is not a Python project (no pyproject.toml, setup.py or setup.cfg)"
     size = context.size(need.context_path, limit=SELF_CONTAINED_LIMIT)
     if size > SELF_CONTAINED_LIMIT:
-        return f"{shown} is over {SELF_CONTAINED_LIMIT // 1_000_000} MB, so it is code, not a manifest"
+        return (
+            f"{shown} is over {SELF_CONTAINED_LIMIT // 1_000_000} MB, so it is code, not a manifest"
+        )
     pyproject = posixpath.join(need.context_path, "pyproject.toml")
     if context.exists(pyproject):
         readme = parse_pyproject(context.read_text(pyproject)).readme

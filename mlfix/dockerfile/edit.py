@@ -7,6 +7,7 @@ LF and converted to the file's own line ending.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -21,7 +22,7 @@ class EditConflict(ValueError):
 
 def apply(text: str, edits: Iterable[Edit]) -> str:
     ordered = sorted(edits, key=lambda e: (e.start, e.end))
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in itertools.pairwise(ordered):
         if after.start < before.end:
             raise EditConflict(f"overlapping edits at {before.start}..{before.end}")
     pieces: list[str] = []
@@ -51,22 +52,45 @@ def take_block(model: DockerfileModel, start: int, end: int) -> tuple[Edit, str]
     return Edit.delete(model.path, start, end), text[start:end]
 
 
-def move_before(
-    model: DockerfileModel, anchor: Instruction, blocks: Sequence[tuple[int, int]], new_text: str = ""
-) -> tuple[Edit, ...]:
-    """Move the given spans, in order, above `anchor` (and the comments attached to it).
+Piece = tuple[int, int] | str  # a span of the text to move, or new LF-built text
 
-    `new_text` (LF-built) is inserted after the moved blocks, still above the anchor.
+
+def move_before(
+    model: DockerfileModel, anchor: Instruction, pieces: Sequence[Piece]
+) -> tuple[Edit, ...]:
+    """Move spans and insert new text, in the given order, above `anchor` and its comments.
+
+    A moved span that stood as its own paragraph (blank lines around it) takes the
+    blank line after it along, so the file keeps its paragraphs.
     """
     edits: list[Edit] = []
-    moved: list[str] = []
-    for start, end in _merge_adjacent(blocks):
+    out: list[str] = []
+    spans = _merge_adjacent([p for p in pieces if isinstance(p, tuple)])
+    taken: dict[tuple[int, int], str] = {}
+    for start, end in spans:
+        end = _with_paragraph_gap(model.text, start, end)
         delete, content = take_block(model, start, end)
         edits.append(delete)
-        moved.append(content)
-    inserted = "".join(moved) + with_newline(new_text, model.newline)
-    edits.append(Edit.insert(model.path, anchor.lead_start, inserted))
+        taken[(start, end)] = content
+    emitted: set[tuple[int, int]] = set()
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(with_newline(piece, model.newline))
+            continue
+        span = next(s for s in taken if s[0] <= piece[0] < s[1])
+        if span not in emitted:
+            emitted.add(span)
+            out.append(taken[span])
+    edits.append(Edit.insert(model.path, anchor.lead_start, "".join(out)))
     return tuple(edits)
+
+
+def _with_paragraph_gap(text: str, start: int, end: int) -> int:
+    before_blank = start == 0 or text[:start].endswith(("\n\n", "\n\r\n"))
+    for gap in ("\n", "\r\n"):
+        if before_blank and text.startswith(gap, end) and end + len(gap) < len(text):
+            return end + len(gap)
+    return end
 
 
 def _merge_adjacent(blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -147,9 +147,7 @@ class DockerfileModel:
     @property
     def uses_buildkit_syntax(self) -> bool:
         """True when the file opts into a Dockerfile frontend, so `--mount` is available."""
-        return "syntax" in self.directives or any(
-            i.has_flag("mount") for i in self.instructions
-        )
+        return "syntax" in self.directives or any(i.has_flag("mount") for i in self.instructions)
 
     def line_of(self, offset: int) -> int:
         for line in self.lines:
@@ -263,10 +261,9 @@ def _scan(lines: tuple[Line, ...], first: int, escape: str, path: Path) -> list[
             break
         last = min(position, len(lines) - 1)
         logical = "".join(parts).strip()
-        keyword, _, rest = logical.partition(" ")
-        if not rest and "\t" in keyword:
-            keyword, _, rest = logical.partition("\t")
-        keyword = keyword.upper()
+        pieces = re.split(r"[ \t]+", logical, maxsplit=1)
+        keyword = pieces[0].upper()
+        rest = pieces[1] if len(pieces) > 1 else ""
         if keyword not in KEYWORDS:
             raise DockerfileSyntaxError(
                 path, f"line {line.number}: unknown instruction {keyword.split()[0]!r}"
@@ -288,7 +285,9 @@ def _scan(lines: tuple[Line, ...], first: int, escape: str, path: Path) -> list[
                 position += 1
             heredocs.append(Heredoc(name, "\n".join(body_lines), strip_tabs))
             last = position
-        raws.append(_Raw(keyword, rest.strip(), start, last, start if lead is None else lead, heredocs))
+        raws.append(
+            _Raw(keyword, rest.strip(), start, last, start if lead is None else lead, heredocs)
+        )
         lead = None
         position = last + 1
     return raws

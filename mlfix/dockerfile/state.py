@@ -56,9 +56,13 @@ def effective(model: DockerfileModel) -> dict[int, Effective]:
             result[instruction.index] = current
             if instruction.keyword == "WORKDIR":
                 target = expand(instruction.value.strip(), instruction.env)
-                current = Effective(_normalise(posixpath.join(current.workdir, target)), current.user)
+                current = Effective(
+                    _normalise(posixpath.join(current.workdir, target)), current.user
+                )
             elif instruction.keyword == "USER":
-                current = Effective(current.workdir, expand(instruction.value.strip(), instruction.env))
+                current = Effective(
+                    current.workdir, expand(instruction.value.strip(), instruction.env)
+                )
         if stage.name:
             final[stage.name.lower()] = current
         final[str(stage.index)] = current

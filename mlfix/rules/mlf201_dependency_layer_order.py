@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mlfix.deps.commands import classify
-from mlfix.deps.facts import Need, RunFacts
+from mlfix.deps.facts import InstallPart, Need, RunFacts, logical
 from mlfix.dockerfile import edit
 from mlfix.dockerfile.model import DockerfileModel, Instruction, Stage
 from mlfix.dockerfile.state import CopyPlan, references
@@ -63,10 +63,14 @@ INERT = frozenset(
     {"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "VOLUME"}
 )
 HARMLESS = re.compile(
-    r"^\s*(cd|mkdir|echo|true|export|set|rm|ls|\.|source|pip(\d[.\d]*)? config"
-    r"|python\d?[.\d]* -m venv|uv venv)\b"
+    r"^\s*(?:(?:cd|mkdir|echo|true|export|set|\.|source|pip\d?[.\d]* config"
+    r"|python\d?[.\d]* -m venv|uv venv|(?:conda|mamba|micromamba) clean|pip\d?[.\d]* cache"
+    r"|apt-get clean|apt-get autoremove)\b"
+    r"|rm\s+-\w+(?:\s+(?:/var/lib/apt|/var/cache|/root/\.cache|/tmp)\S*)+\s*$)"
 )
-PIP_PROJECT = re.compile(r"(?:(?<=\s)|^)(?:-e\s+|--editable(?:\s+|=))?(?:\./?|\.\[[^\]]*\])(?=\s|$)")
+PIP_PROJECT = re.compile(
+    r"(?:(?<=\s)|^)(?:-e\s+|--editable(?:\s+|=))?(?:\./?|\.\[[^\]]*\])(?=\s|$)"
+)
 
 
 @dataclass
@@ -111,10 +115,10 @@ def _code_copy(facts: Facts, stage: Stage, run: Instruction, needs: set[str]) ->
     return None
 
 
-def _segment_needs_code(run: RunFacts, position: int) -> bool:
+def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
     part = next((p for p in run.parts if p.segment == position), None)
     if part is None:
-        return HARMLESS.match(run.segments[position].text) is None
+        return HARMLESS.match(logical(run.segments[position].text, escape)) is None
     if part.blockers:
         return True
     return part.command.installs_project and part.command.tool in ("pip", "pipenv")
@@ -127,7 +131,8 @@ def _plan(
     segments = runfacts.segments
     dep_parts = [p for p in runfacts.parts if p.command.tool != "system"]
     first_code = next(
-        (i for i in range(len(segments)) if _segment_needs_code(runfacts, i)), len(segments)
+        (i for i in range(len(segments)) if _segment_needs_code(runfacts, i, model.escape)),
+        len(segments),
     )
     hoistable = [p for p in dep_parts if p.segment < first_code]
     reasons: list[str] = []
@@ -141,6 +146,10 @@ def _plan(
     anchor = _code_copy(facts, stage, run, set(needs))
     if anchor is None:
         return None
+    project_parts = [p for p in dep_parts if p.command.installs_project]
+    only_project = bool(project_parts) and len(project_parts) == len(dep_parts)
+    if only_project and _dependencies_installed_above(facts, stage, anchor, project_parts):
+        return None  # already split: dependencies above, the project after the code
     plan = Plan(run, anchor, applicability, reasons, needs=tuple(needs.values()))
     if not hoistable:
         blocked = [b for p in dep_parts for b in p.blockers]
@@ -164,8 +173,10 @@ def _plan(
     head = raw[: runfacts.command_offset]
     project_installs = [p for p in hoistable if p.command.installs_project]
     if split is not None or project_installs:
-        prefix = "".join(s.text if s.operator_before is None else f"{s.operator_before}{s.text}"
-                         for s in segments[: last + 1])
+        prefix = "".join(
+            s.text if s.operator_before is None else f"{s.operator_before}{s.text}"
+            for s in segments[: last + 1]
+        )
         for part in project_installs:
             flag = "--no-root" if part.command.tool == "poetry" else "--no-install-project"
             word = "install" if part.command.tool == "poetry" else "sync"
@@ -179,9 +190,7 @@ def _plan(
     return plan
 
 
-def _split_pip_project(
-    facts: Facts, plan: Plan, runfacts: RunFacts, position: int
-) -> Plan | None:
+def _split_pip_project(facts: Facts, plan: Plan, runfacts: RunFacts, position: int) -> Plan | None:
     """`pip install .`: hoist the static dependencies of pyproject.toml, keep the install."""
     part = runfacts.parts[0]
     pyproject = part.pyproject
@@ -208,6 +217,34 @@ def _split_pip_project(
     )
     _between(facts, facts_stage(facts, plan.run), plan, {})
     return plan
+
+
+def _dependencies_installed_above(
+    facts: Facts, stage: Stage, anchor: Instruction, parts: list[InstallPart]
+) -> bool:
+    """True when a RUN above the code COPY already installs what these need but the project."""
+    above = [
+        part
+        for instruction in stage.instructions
+        if instruction.index < anchor.index and instruction.index in facts.deps.runs
+        for part in facts.deps.runs[instruction.index].parts
+    ]
+    for part in parts:
+        tool = part.command.tool
+        if tool == "poetry":
+            found = any(p.command.tool == "poetry" and "--no-root" in p.command.argv for p in above)
+        elif tool == "uv":
+            found = any(
+                p.command.tool == "uv" and "--no-install-project" in p.command.argv for p in above
+            )
+        else:
+            wanted = set(part.pyproject.dependencies or ()) if part.pyproject else set()
+            found = bool(wanted) and any(
+                p.command.tool == "pip" and wanted <= set(p.command.argv) for p in above
+            )
+        if not found:
+            return False
+    return True
 
 
 def facts_stage(facts: Facts, instruction: Instruction) -> Stage:
@@ -239,8 +276,12 @@ def _between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> 
         elif copy is not None and not copy.from_context:
             plan.moved.append(instruction)
             if _overlaps(copy.dest, anchor_plan.dest):
-                _weaken(plan, Applicability.UNSAFE, f"line {instruction.first_line} copies into "
-                        f"{copy.dest}, where the code COPY also writes; their order changes")
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"line {instruction.first_line} copies into "
+                    f"{copy.dest}, where the code COPY also writes; their order changes",
+                )
         elif keyword == "RUN" and instruction.index in plans:
             earlier = plans[instruction.index]
             if earlier.hoisted_text is None and earlier.remainder_text is None:
@@ -248,8 +289,12 @@ def _between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> 
                 _weaken(plan, earlier.applicability, f"it moves with line {instruction.first_line}")
             else:
                 staying.append(instruction)
-                _weaken(plan, Applicability.UNSAFE, f"it moves above line {instruction.first_line} "
-                        "(part of that RUN stays), which it may depend on")
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"it moves above line {instruction.first_line} "
+                    "(part of that RUN stays), which it may depend on",
+                )
         elif keyword == "RUN" and _is_system_install(facts, instruction):
             plan.moved.append(instruction)
         elif keyword in INERT or keyword == "ONBUILD":
@@ -257,8 +302,12 @@ def _between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> 
         else:
             staying.append(instruction)
             if keyword == "RUN":
-                _weaken(plan, Applicability.UNSAFE, f"it moves above `RUN` at line "
-                        f"{instruction.first_line}, which may prepare something it needs")
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"it moves above `RUN` at line "
+                    f"{instruction.first_line}, which may prepare something it needs",
+                )
 
 
 def _environment_conflict(
@@ -267,19 +316,25 @@ def _environment_conflict(
     keyword = instruction.keyword
     for other in staying:
         if other.keyword == "RUN":
-            return (f"{keyword} at line {instruction.first_line} would move above the RUN at "
-                    f"line {other.first_line} and change how it runs")
+            return (
+                f"{keyword} at line {instruction.first_line} would move above the RUN at "
+                f"line {other.first_line} and change how it runs"
+            )
         if keyword == "WORKDIR" and other.keyword in ("COPY", "ADD"):
             dest = other.words()[-1] if other.words() else ""
             if not dest.startswith("/") and not dest.startswith("$"):
-                return (f"WORKDIR at line {instruction.first_line} would change where the "
-                        f"relative COPY at line {other.first_line} puts files")
+                return (
+                    f"WORKDIR at line {instruction.first_line} would change where the "
+                    f"relative COPY at line {other.first_line} puts files"
+                )
         if keyword in ("ENV", "ARG"):
             defined = set(instruction.env) - set(other.env)
             names = {w.split("=", 1)[0] for w in instruction.value.split()}
             if (names | defined) & references(other.value):
-                return (f"{keyword} at line {instruction.first_line} is used by line "
-                        f"{other.first_line}, which stays in place")
+                return (
+                    f"{keyword} at line {instruction.first_line} is used by line "
+                    f"{other.first_line}, which stays in place"
+                )
     del anchor, anchor_refs
     return None
 
@@ -289,9 +344,11 @@ def _is_system_install(facts: Facts, instruction: Instruction) -> bool:
     if run is None:
         return False
     return all(
-        (part := next((p for p in run.parts if p.segment == i), None)) is not None
-        and part.command.tool == "system"
-        or HARMLESS.match(segment.text) is not None
+        (
+            (part := next((p for p in run.parts if p.segment == i), None)) is not None
+            and part.command.tool == "system"
+        )
+        or HARMLESS.match(logical(segment.text, facts.dockerfile.escape)) is not None
         for i, segment in enumerate(run.segments)
     )
 
@@ -317,6 +374,8 @@ def _new_copies(facts: Facts, plan: Plan) -> None:
     for need in plan.needs:
         if need.supplier < plan.anchor.index or need.supplier in moved:
             continue
+        if any(index < plan.anchor.index or index in moved for index in need.earlier):
+            continue  # the same file is already copied above the code COPY
         supplier = facts.dockerfile.instructions[need.supplier]
         flags = " ".join(
             f"--{f.name}={f.value}" if f.value is not None else f"--{f.name}"
@@ -341,12 +400,8 @@ def _new_copies(facts: Facts, plan: Plan) -> None:
 
 
 def _relative(path: str, workdir: str) -> str:
-    if path == workdir:
-        return "."
-    base = workdir.rstrip("/") + "/"
-    if path.startswith(base):
-        return "./" + path[len(base) :]
-    return path
+    """`.` for the WORKDIR itself; any other directory is written absolute, to be plain."""
+    return "." if path == workdir else path
 
 
 def _trim_tail(text: str, escape: str) -> str:
@@ -376,8 +431,11 @@ def _finding(model: DockerfileModel, plan: Plan) -> Finding:
     )
     notes = tuple(dict.fromkeys(plan.reasons))
     if plan.applicability is Applicability.DISPLAY_ONLY:
-        fix = Fix("Move the dependency install above the code COPY by hand", (),
-                  Applicability.DISPLAY_ONLY)
+        fix = Fix(
+            "Move the dependency install above the code COPY by hand",
+            (),
+            Applicability.DISPLAY_ONLY,
+        )
     else:
         fix = Fix(_title(plan), _edits(model, plan), plan.applicability)
     location = Location(model.path, run.first_line, 1, run.last_line)
@@ -390,15 +448,13 @@ def _title(plan: Plan) -> str:
 
 
 def _edits(model: DockerfileModel, plan: Plan) -> tuple[Edit, ...]:
-    blocks = [(i.lead_start, i.end) for i in plan.moved]
-    new_lines = [*plan.new_copies]
+    pieces: list[edit.Piece] = [(i.lead_start, i.end) for i in plan.moved]
+    pieces += [line + "\n" for line in plan.new_copies]
     if plan.hoisted_text is None:
-        blocks.append((plan.run.lead_start, plan.run.end))
-        text = "\n".join(new_lines) + ("\n" if new_lines else "")
-        return edit.move_before(model, plan.anchor, blocks, text)
-    hoisted = plan.hoisted_text.replace(model.newline, "\n")
-    text = "\n".join([*new_lines, hoisted]) + "\n"
-    edits = list(edit.move_before(model, plan.anchor, blocks, text))
+        pieces.append((plan.run.lead_start, plan.run.end))
+        return edit.move_before(model, plan.anchor, pieces)
+    pieces.append(plan.hoisted_text.replace(model.newline, "\n") + "\n")
+    edits = list(edit.move_before(model, plan.anchor, pieces))
     if plan.remainder_text is not None:
         edits.append(edit.replace_instruction(model, plan.run, plan.remainder_text))
     return tuple(edits)
