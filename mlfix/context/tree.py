@@ -375,8 +375,9 @@ def _walk(
             state.problems.append(
                 Problem(rel, ProblemKind.DIRECTORY_CYCLE, "leads back to a parent directory")
             )
-            continue
-        entries = state.scan(path, rel)
+            entries = None
+        else:
+            entries = state.scan(path, rel)
         if rel and summarise is not None and entries is not None:
             files = frozenset(e.name for e in entries if not _is_dir(e))
             dirs = frozenset(e.name for e in entries if _is_dir(e))
