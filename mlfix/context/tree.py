@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 _NO_VERDICT = Verdict(False, -1)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class EntryKind(enum.Enum):
@@ -232,27 +233,51 @@ class _Walk:
         """Add up a subtree whose paths all share one verdict: the `du` loop.
 
         Keeps only a stack of directory paths; no per-file object outlives its stat.
+        Each directory is opened once and listed through its descriptor, so the stats
+        resolve names relative to it (`fstatat`) instead of walking the full path again.
+        The per-file work is inlined because it runs once per file of a venv or dataset.
         """
         stack = [(path, rel)]
+        total_bytes = files = 0
+        is_reg = stat.S_ISREG
         while stack:
             here, here_rel = stack.pop()
             try:
-                it = os.scandir(here)
+                fd = os.open(here, _DIR_FLAGS)
             except OSError as exc:
                 self.problems.append(
                     Problem(here_rel, ProblemKind.UNREADABLE, f"cannot be listed ({exc.strerror})")
                 )
                 continue
-            with it:
-                for entry in it:
-                    try:
-                        if entry.is_dir(follow_symlinks=False):
-                            stack.append((entry.path, _join(here_rel, entry.name)))
+            try:
+                with os.scandir(fd) as it:
+                    for entry in it:
+                        try:
+                            if entry.is_dir(follow_symlinks=False):
+                                name = entry.name
+                                stack.append((f"{here}/{name}", _join(here_rel, name)))
+                                continue
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
                             continue
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    self.add_file(counter, st, sent)
+                        files += 1
+                        if is_reg(st.st_mode) and st.st_size:
+                            if st.st_nlink > 1:
+                                self.add_file(counter, st, sent)
+                                files -= 1
+                            else:
+                                total_bytes += st.st_size
+            except OSError as exc:
+                self.problems.append(
+                    Problem(here_rel, ProblemKind.UNREADABLE, f"cannot be listed ({exc.strerror})")
+                )
+            finally:
+                os.close(fd)
+        counter.bytes += total_bytes
+        counter.files += files
+        if sent:
+            counter.sent_bytes += total_bytes
+            counter.sent_files += files
 
     def count_matched(
         self,
