@@ -375,3 +375,22 @@ def test_skip_nodes_carry_the_action(tmp_path: Path) -> None:
     nodes = {n.path: n for n in walk(tmp_path, ignore=DockerIgnore.parse(".venv\n"))}
     assert nodes[".venv"].action is DirAction.SKIP
     assert not nodes[".venv"].sent
+
+
+def test_savings_chain_before_and_after_each_entry(project: Path) -> None:
+    facts = ContextFacts.collect(project, DockerIgnore.parse("# mine\r\n.git\r\n"))
+    steps = facts.savings([".venv", "**/*.safetensors", "nothing-here", "data"])
+    assert [s.line for s in steps] == [".venv", "**/*.safetensors", "nothing-here", "data"]
+    venv, weights, nothing, data = steps
+    assert [j.path for j in venv.removed] == [".venv"]
+    assert venv.saved_bytes == 1000 + 5000 + len("home = /usr/bin\n")
+    assert venv.sent_bytes_before == facts.sent_bytes
+    assert weights.sent_bytes_before == venv.sent_bytes_after
+    assert [j.path for j in weights.removed] == ["models/model.safetensors"]
+    assert (weights.saved_bytes, weights.saved_files) == (4000, 1)
+    assert nothing.removed == () and nothing.saved_bytes == 0
+    assert data.saved_bytes == len("a,b\n" * 100)
+    # The arithmetic agrees with a real walk under the final file.
+    final = DockerIgnore.parse("# mine\n.git\n.venv\n**/*.safetensors\nnothing-here\ndata\n")
+    after = ContextFacts.collect(project, final)
+    assert (after.sent_bytes, after.sent_files) == (data.sent_bytes_after, data.sent_files_after)

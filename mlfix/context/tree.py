@@ -24,7 +24,7 @@ import enum
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -47,6 +47,7 @@ __all__ = [
     "WEIGHT_SUFFIXES",
     "ContextFacts",
     "EntryKind",
+    "EntrySavings",
     "JunkEntry",
     "JunkKind",
     "Listing",
@@ -609,6 +610,30 @@ class JunkEntry:
 
 
 @dataclass(frozen=True)
+class EntrySavings:
+    """One proposed `.dockerignore` line and what the context loses with it.
+
+    `removed` lists every junk entry the line keeps back, so a finding can name each
+    path it removes; the before/after numbers are Docker's whole transfer.
+    """
+
+    line: str
+    removed: tuple[JunkEntry, ...]
+    sent_bytes_before: int
+    sent_files_before: int
+    sent_bytes_after: int
+    sent_files_after: int
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.sent_bytes_before - self.sent_bytes_after
+
+    @property
+    def saved_files(self) -> int:
+        return self.sent_files_before - self.sent_files_after
+
+
+@dataclass(frozen=True)
 class ContextFacts:
     """What the `.dockerignore` rules need to know about one build context, from one walk.
 
@@ -638,6 +663,47 @@ class ContextFacts:
     @property
     def junk_sent_bytes(self) -> int:
         return sum(j.sent_bytes for j in self.junk)
+
+    def savings(self, entries: Sequence[str]) -> list[EntrySavings]:
+        """What each proposed line, appended in order after the current file, keeps back.
+
+        Pure arithmetic on the junk entries (no disk access): a junk entry counts as
+        removed by the first appended line after which Docker skips it whole. Entries
+        still partly re-included by a `!` line are not counted, so savings never
+        overstate. `sent_*_before`/`after` chain from line to line.
+        """
+        base = self.ignore.text if self.ignore is not None else ""
+        if base and not base.endswith("\n"):
+            base += "\n"
+        engine = self.ignore.engine if self.ignore is not None else Engine.MODERN
+        remaining = [j for j in self.junk if j.sent_files or j.sent_bytes]
+        sent_bytes, sent_files = self.sent_bytes, self.sent_files
+        text = base
+        result: list[EntrySavings] = []
+        for line in entries:
+            text += line + "\n"
+            combined = DockerIgnore.parse(text, engine=engine)
+            removed = [
+                j
+                for j in remaining
+                if combined.excludes(j.path) and (not j.is_dir or combined.can_skip_dir(j.path))
+            ]
+            remaining = [j for j in remaining if j not in removed]
+            saved_bytes = sum(j.sent_bytes for j in removed)
+            saved_files = sum(j.sent_files for j in removed)
+            result.append(
+                EntrySavings(
+                    line,
+                    tuple(removed),
+                    sent_bytes,
+                    sent_files,
+                    sent_bytes - saved_bytes,
+                    sent_files - saved_files,
+                )
+            )
+            sent_bytes -= saved_bytes
+            sent_files -= saved_files
+        return result
 
     @classmethod
     def collect(
