@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlfix import suppress
 from mlfix.config import Settings
 from mlfix.deps.facts import Context, gather
 from mlfix.dockerfile import edit
@@ -19,6 +20,7 @@ from mlfix.errors import MlfixError
 from mlfix.facts import Facts, Target
 from mlfix.model import Applicability, Edit, Finding
 from mlfix.rules import RULES, check_of
+from mlfix.rules import mlf001_unused_suppression as unused_rule
 from mlfix.textio import read_text
 
 MAX_PASSES = 12
@@ -34,7 +36,7 @@ class TargetResult:
 
     `findings` are reported against the original text; `remaining` are those a
     `--write` would leave; `changes` maps each file to its old text (None: new file)
-    and new text.
+    and new text; `originals` holds the texts the findings' locations refer to.
     """
 
     target: Target
@@ -43,6 +45,7 @@ class TargetResult:
     changes: dict[Path, tuple[str | None, str]] = field(default_factory=dict)
     error: MlfixError | None = None
     passes: int = 0
+    originals: dict[Path, str | None] = field(default_factory=dict)
 
 
 def _applies(finding: Finding, settings: Settings) -> bool:
@@ -93,21 +96,53 @@ class Session:
         findings: list[Finding] = []
         for _code, check in self.rules():
             findings.extend(check(facts))
-        return findings
+        suppressions = suppress.parse(facts.dockerfile)
+        kept = suppress.apply(suppressions, findings, self.target.dockerfile).kept
+        return kept + self._unused(facts, suppressions, findings)
+
+    def _unused(
+        self, facts: Facts, suppressions: list[suppress.Suppression], findings: list[Finding]
+    ) -> list[Finding]:
+        """MLF001: suppressions that cover nothing, judged with every rule they name."""
+        if not suppressions or not self.settings.enabled(unused_rule.CODE):
+            return []
+        judged = suppress.judged_codes(suppressions)
+        everything = list(findings)
+        for code, module in RULES.items():
+            if not self.settings.enabled(code) and (judged is None or code in judged):
+                everything.extend(check_of(module)(facts))
+        outcome = suppress.apply(suppressions, everything, self.target.dockerfile)
+        items = suppress.unused(suppressions, outcome.used, RULES)
+        report = [unused_rule.report(facts.dockerfile, item) for item in items]
+        return suppress.apply(suppressions, report, self.target.dockerfile).kept
 
     def fix(self) -> int:
-        """Apply fixes rule by rule until a whole pass changes nothing; returns passes."""
+        """Apply fixes rule by rule until a whole pass changes nothing; returns passes.
+
+        Suppressed findings are never fixed; unused suppressions are removed last.
+        """
         for number in range(1, MAX_PASSES + 1):
             changed = False
             for _code, check in self.rules():
-                findings = [f for f in check(self.facts()) if _applies(f, self.settings)]
+                facts = self.facts()
+                suppressions = suppress.parse(facts.dockerfile)
+                kept = suppress.apply(suppressions, check(facts), self.target.dockerfile).kept
+                findings = [f for f in kept if _applies(f, self.settings)]
                 if self._apply(findings):
                     changed = True
             if not changed:
+                if self._remove_unused_suppressions():
+                    continue
                 return number
         raise MlfixError(
             self.target.dockerfile, f"fixes did not settle after {MAX_PASSES} passes (a bug)"
         )
+
+    def _remove_unused_suppressions(self) -> bool:
+        if not suppress.parse(self.facts().dockerfile):
+            return False
+        unused = [f for f in self.check() if f.code == unused_rule.CODE]
+        return self._apply([f for f in unused if _applies(f, self.settings)])
 
     def _apply(self, findings: list[Finding]) -> bool:
         """Apply the fixes whose edits do not touch an earlier fix's; the rest wait a pass."""
@@ -150,6 +185,7 @@ def run_target(
     result = TargetResult(target)
     try:
         session = Session(target, settings, dockerfile_text)
+        result.originals = dict(session.originals)
         result.findings = session.check()
         if fix:
             result.passes = session.fix()
@@ -163,6 +199,7 @@ def run_target(
     except MlfixError as exc:
         result.error = exc
         result.findings, result.remaining, result.changes = [], [], {}
+        result.originals = {}
     return result
 
 

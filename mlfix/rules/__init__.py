@@ -12,11 +12,12 @@ from types import ModuleType
 
 from mlfix.facts import Facts
 from mlfix.model import Finding
-from mlfix.rules import mlf201_dependency_layer_order
+from mlfix.rules import mlf001_unused_suppression, mlf201_dependency_layer_order
 
 Check = Callable[[Facts], Iterator[Finding]]
 
 RULES: dict[str, ModuleType] = {
+    mlf001_unused_suppression.CODE: mlf001_unused_suppression,
     mlf201_dependency_layer_order.CODE: mlf201_dependency_layer_order,
 }
 
