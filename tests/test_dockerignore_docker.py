@@ -1,10 +1,11 @@
 """The matcher against a real engine: what `COPY . /ctx/` puts in an image is what mlfix predicts.
 
 Each case under `fixtures/dockerignore-matcher/` is a build context with a `.dockerignore`
-full of edge cases. The test builds `FROM scratch` + `COPY . /ctx/` with BuildKit, exports
-the container's file system and compares the entries under `ctx/` - files, directories
-and symlinks - with the entries `walk()` marks as sent, under the engine rules of the
-docker client in use (the client walks and filters the context).
+full of edge cases. The test builds `FROM scratch` + `COPY . /ctx/` with BuildKit (and
+with the classic builder, which ignores per-Dockerfile ignore files but otherwise agrees),
+exports the container's file system and compares the entries under `ctx/` - files,
+directories and symlinks - with the entries `walk()` marks as sent, under the engine rules
+of the docker client in use (the client walks and filters the context).
 
 No engine: skipped, or failed when MLFIX_REQUIRE_DOCKER=1.
 """
@@ -32,8 +33,10 @@ LABEL = "org.mlfix.tests=dockerignore-matcher"
 pytestmark = pytest.mark.docker
 
 
-def _docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ, DOCKER_BUILDKIT="1")
+def _docker(
+    *args: str, timeout: float = 300, buildkit: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, DOCKER_BUILDKIT="1" if buildkit else "0")
     return subprocess.run(
         [DOCKER, *args], capture_output=True, timeout=timeout, env=env, check=False
     )
@@ -71,11 +74,11 @@ def _dockerfile_of(context: Path) -> Path | None:
     return None
 
 
-def _image_entries(context: Path, dockerfile: Path) -> set[str]:
+def _image_entries(context: Path, dockerfile: Path, *, buildkit: bool = True) -> set[str]:
     """Build, export, and list what arrived under /ctx: `d:dir`, `l:link`, `f:file`."""
     tag = f"mlfix-test-matcher:{uuid.uuid4().hex[:12]}"
     args = ["build", "-q", "--no-cache", "--label", LABEL, "-f", str(dockerfile), "-t", tag]
-    build = _docker(*args, str(context))
+    build = _docker(*args, str(context), buildkit=buildkit)
     assert build.returncode == 0, build.stderr.decode(errors="replace")
     try:
         created = _docker("create", tag, "none")
@@ -123,8 +126,13 @@ def predict(context: Path, ignore: DockerIgnore | None) -> set[str]:
     return entries | {f"d:{d}" for d in dirs}
 
 
+@pytest.mark.parametrize("builder", ["buildkit", "classic"])
 @pytest.mark.parametrize("case", CASES)
-def test_docker_sends_what_mlfix_predicts(case: str, engine: Engine, tmp_path: Path) -> None:
+def test_docker_sends_what_mlfix_predicts(
+    case: str, builder: str, engine: Engine, tmp_path: Path
+) -> None:
+    """BuildKit is what matters; the classic builder is checked too, as 20.10 still has it."""
+    buildkit = builder == "buildkit"
     context = CASES_DIR / case
     dockerfile = _dockerfile_of(context)
     if dockerfile is None:
@@ -132,9 +140,14 @@ def test_docker_sends_what_mlfix_predicts(case: str, engine: Engine, tmp_path: P
         # `<Dockerfile>.dockerignore` exists beside it, so `<context>/.dockerignore` applies.
         dockerfile = tmp_path / "Dockerfile"
         dockerfile.write_text(SCRATCH_DOCKERFILE)
-    found = find_ignore_file(context, dockerfile)
+    found = find_ignore_file(context, dockerfile, buildkit=buildkit)
     ignore = None if found is None else DockerIgnore.load(found.path, engine=engine)
     expected = predict(context, ignore)
-    actual = _image_entries(context, dockerfile)
+    if not buildkit and dockerfile.is_relative_to(context):
+        # The classic builder always sends the Dockerfile and deletes it from the context
+        # afterwards when it is excluded, which leaves its parent directories behind.
+        rel = dockerfile.relative_to(context).parent
+        expected |= {f"d:{p.as_posix()}" for p in (rel, *rel.parents) if p != Path(".")}
+    actual = _image_entries(context, dockerfile, buildkit=buildkit)
     assert sorted(actual - expected) == [], "sent by Docker, not predicted"
     assert sorted(expected - actual) == [], "predicted, not sent by Docker"

@@ -253,6 +253,9 @@ def test_find_ignore_file_prefers_the_per_dockerfile_one(tmp_path: Path) -> None
     found = find_ignore_file(tmp_path, dockerfile)
     assert found is not None and found.per_dockerfile
     assert found.path == tmp_path / "docker" / "Dockerfile.dockerignore"
+    # The classic builder never reads it.
+    found = find_ignore_file(tmp_path, dockerfile, buildkit=False)
+    assert found is not None and found.path == tmp_path / ".dockerignore"
     # Another Dockerfile in the same folder does not pick it up.
     other = tmp_path / "docker" / "app.Dockerfile"
     found = find_ignore_file(tmp_path, other)

@@ -593,14 +593,18 @@ class IgnoreFile:
     per_dockerfile: bool
 
 
-def find_ignore_file(context: Path, dockerfile: Path | None = None) -> IgnoreFile | None:
-    """The ignore file BuildKit reads for this Dockerfile and context, if any.
+def find_ignore_file(
+    context: Path, dockerfile: Path | None = None, *, buildkit: bool = True
+) -> IgnoreFile | None:
+    """The ignore file Docker reads for this Dockerfile and context, if any.
 
     BuildKit first looks for `<Dockerfile path>.dockerignore` beside the Dockerfile
     (`docker/Dockerfile.dockerignore` for `-f docker/Dockerfile`) and, when it exists,
-    uses it *instead of* `<context>/.dockerignore`; the two are never merged.
+    uses it *instead of* `<context>/.dockerignore`; the two are never merged. The classic
+    builder (`DOCKER_BUILDKIT=0`) knows only `<context>/.dockerignore`; both verified
+    against Docker 20.10.
     """
-    if dockerfile is not None:
+    if dockerfile is not None and buildkit:
         specific = dockerfile.with_name(dockerfile.name + IGNORE_FILE)
         if specific.is_file():
             return IgnoreFile(specific, per_dockerfile=True)
