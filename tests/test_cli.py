@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from fixture_cases import FIXTURES
 
 CASE = FIXTURES / "MLF201" / "fires-copy-dot-requirements" / "input"

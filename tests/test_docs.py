@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 
 import pytest
-from fixture_cases import FIXTURES
 
+from fixture_cases import FIXTURES
 from mlfix.docs import DOCS, missing_sections, page
 from mlfix.rules import RULES
 

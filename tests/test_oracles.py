@@ -15,8 +15,8 @@ from pathlib import Path
 
 import dockerfile
 import pytest
-from fixture_cases import Case, cases, run
 
+from fixture_cases import Case, cases, run
 from mlfix.dockerfile.model import parse
 
 CASES = cases()

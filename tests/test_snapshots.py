@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from fixture_cases import Case, cases, copy_input, render, run
 
+from fixture_cases import Case, cases, copy_input, render, run
 from mlfix.patch import write_atomic
 
 CASES = cases()

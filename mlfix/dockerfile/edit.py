@@ -60,27 +60,24 @@ def move_before(
 ) -> tuple[Edit, ...]:
     """Move spans and insert new text, in the given order, above `anchor` and its comments.
 
-    A moved span that stood as its own paragraph (blank lines around it) takes the
-    blank line after it along, so the file keeps its paragraphs.
+    Adjacent spans are cut as one (so cutting a final newline never overlaps a
+    neighbour) but re-inserted piece by piece, in the order given. A moved run of
+    lines that stood as its own paragraph takes the blank line after it along.
     """
+    text = model.text
     edits: list[Edit] = []
-    out: list[str] = []
-    spans = _merge_adjacent([p for p in pieces if isinstance(p, tuple)])
-    taken: dict[tuple[int, int], str] = {}
-    for start, end in spans:
-        end = _with_paragraph_gap(model.text, start, end)
-        delete, content = take_block(model, start, end)
+    tails: dict[int, str] = {}
+    for start, end in _merge_adjacent([p for p in pieces if isinstance(p, tuple)]):
+        gap_end = _with_paragraph_gap(text, start, end)
+        delete, content = take_block(model, start, gap_end)
         edits.append(delete)
-        taken[(start, end)] = content
-    emitted: set[tuple[int, int]] = set()
+        tails[end] = content[end - start :]
+    out: list[str] = []
     for piece in pieces:
         if isinstance(piece, str):
             out.append(with_newline(piece, model.newline))
-            continue
-        span = next(s for s in taken if s[0] <= piece[0] < s[1])
-        if span not in emitted:
-            emitted.add(span)
-            out.append(taken[span])
+        else:
+            out.append(text[piece[0] : piece[1]] + tails.get(piece[1], ""))
     edits.append(Edit.insert(model.path, anchor.lead_start, "".join(out)))
     return tuple(edits)
 

@@ -213,7 +213,7 @@ def _split_pip_project(facts: Facts, plan: Plan, runfacts: RunFacts, position: i
     plan.reasons.append(
         "`pip install .` needs the source; the fix installs the [project] dependencies "
         "listed in pyproject.toml today above the code, and keeps `pip install .` below "
-        "(edit both if the list changes)"
+        "(edit both if the list changes); pip then records them as directly requested"
     )
     _between(facts, facts_stage(facts, plan.run), plan, {})
     return plan
