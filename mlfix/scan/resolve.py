@@ -400,7 +400,7 @@ class Evaluator:
             if target is not None and target.lookup_local(name):
                 return self.lookup(name, target)
         if name == "__file__":
-            return LocalPath(str(scope.file.path))
+            return LocalPath(None)  # where the file lives in the image, not in the repo
         if name in ("__name__",):
             return Unknown("the module name")
         return Unknown(f"'{name}' is not defined in {scope.file.display}")
@@ -740,6 +740,8 @@ class Evaluator:
             return self.class_attribute(base, attr, None)
         if isinstance(base, Instance):
             return self.class_attribute(base.cls, attr, base)
+        if isinstance(base, LocalPath):
+            return LocalPath(None)  # .parent, .stem, methods such as .resolve: still a path
         if isinstance(base, ParsedArgs):
             return self._argparse_default(base.scope, attr)
         if isinstance(base, Unknown):
@@ -804,15 +806,23 @@ class Evaluator:
                 return self._env_call(call, scope)
             if name in PATH_FUNCTIONS:
                 texts = [_path_text(self.eval(arg, scope)) for arg in call.args]
-                return LocalPath(
-                    "/".join(t for t in texts if t is not None) if None not in texts else None
+                joins = name in (
+                    "os.path.join",
+                    "pathlib.Path",
+                    "pathlib.PurePath",
+                    "pathlib.PosixPath",
                 )
+                if joins and texts and None not in texts:
+                    return LocalPath("/".join(t for t in texts if t is not None))
+                return LocalPath(None)
             last = name.rsplit(".", 1)[-1]
             if last in LOADER_FUNCTIONS or last in LOADER_METHODS:
                 return Opaque("a loaded model")
             if name in ("sys.argv",):
                 return Unknown("a command-line argument (sys.argv)")
             return Unknown(f"the result of {name}()")
+        if isinstance(callee, LocalPath):
+            return LocalPath(None)  # Path(...).resolve(), .joinpath(...)
         if isinstance(callee, ClassRef):
             return Instance(callee, call, scope)
         if isinstance(callee, FunctionRef):
