@@ -53,7 +53,13 @@ def render_ref(ref: ModelRef) -> str:
         what = f"path={ref.local_path}"
     else:
         what = f"reason={ref.unresolved_reason}"
-    parts = [f"{ref.path.as_posix()}:{ref.line}:{ref.column}", ref.kind.value, ref.library, ref.loader, what]
+    parts = [
+        f"{ref.path.as_posix()}:{ref.line}:{ref.column}",
+        ref.kind.value,
+        ref.library,
+        ref.loader,
+        what,
+    ]
     for name in _FIELDS:
         value = getattr(ref, name)
         if value is None or value == _DEFAULTS.get(name):
@@ -76,7 +82,9 @@ def scan_case(case: Path) -> ScanResult:
             key, _, value = line.partition("=")
             env[key] = value
     excluded = set((case / "exclude").read_text().split()) if (case / "exclude").exists() else set()
-    return scan_repo(case, env=env, exclude=(lambda rel, is_dir: rel in excluded) if excluded else None)
+    return scan_repo(
+        case, env=env, exclude=(lambda rel, is_dir: rel in excluded) if excluded else None
+    )
 
 
 @pytest.mark.parametrize("name", CASES)

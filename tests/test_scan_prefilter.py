@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+
+import pytest
+
+from mlfix.scan.prefilter import (
+    LOADER_RE,
+    NEEDLES,
+    PythonFile,
+    iter_candidates,
+    iter_python_files,
+    may_load_models,
+    needle_lines,
+)
+
+
+@pytest.mark.parametrize("needle", NEEDLES)
+def test_every_needle_passes_the_prefilter(needle: bytes) -> None:
+    assert may_load_models(b"x = 1\n" + needle + b"\n")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"import os\nprint('hello')\n",
+        b"from_pretraine d",
+        b"Pipeline([])  # sklearn, capital P",
+        b"hub: not a prefix",
+        b"encoder = JSONEncoder()",
+        b"",
+    ],
+)
+def test_text_without_needles_is_rejected(text: bytes) -> None:
+    assert not may_load_models(text)
+    assert LOADER_RE.search(text) is None
+
+
+def test_fast_groups_agree_with_the_single_regex_on_near_misses() -> None:
+    samples = [
+        b"_pretrained",
+        b"nceTransformer",
+        b"perModel",
+        b"ncoder",
+        b"-hub:",
+        b"create_model",
+        b"the_download",
+        b"SentenceTransformers",
+        b"x.from_pretrained(",
+    ]
+    for sample in samples:
+        assert may_load_models(sample) == bool(LOADER_RE.search(sample)), sample
+
+
+def test_needle_lines() -> None:
+    data = b"a\nmodel = AutoModel.from_pretrained('x')\n\n\np = pipeline('ner'); pipeline('x')\n"
+    assert needle_lines(data) == [2, 5]
+
+
+def _write(root: Path, rel: str, text: str = "") -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_walk_skips_directories_that_cannot_hold_project_code(tmp_path: Path) -> None:
+    for rel in [
+        "app/main.py",
+        "app/sub/util.py",
+        "app/readme.md",
+        ".git/hooks/x.py",
+        "node_modules/pkg/x.py",
+        "app/__pycache__/main.cpython-311.py",
+        "lib/python3.11/site-packages/pkg/x.py",
+        "myenv/lib/x.py",
+        "condaenv/x.py",
+        "docs/conf.py",
+    ]:
+        _write(tmp_path, rel)
+    _write(tmp_path, "myenv/pyvenv.cfg", "home = /usr\n")
+    (tmp_path / "condaenv" / "conda-meta").mkdir()
+    found = [f.rel for f in iter_python_files(tmp_path)]
+    assert found == ["app/main.py", "app/sub/util.py", "docs/conf.py"]
+
+
+def test_exclude_is_asked_once_for_an_excluded_directory(tmp_path: Path) -> None:
+    for i in range(50):
+        _write(tmp_path, f"data/raw/part{i}.py")
+    _write(tmp_path, "app/main.py")
+    asked: list[tuple[str, bool]] = []
+
+    def exclude(rel: str, is_dir: bool) -> bool:
+        asked.append((rel, is_dir))
+        return rel == "data"
+
+    assert [f.rel for f in iter_python_files(tmp_path, exclude)] == ["app/main.py"]
+    assert ("data", True) in asked
+    assert not any(rel.startswith("data/") for rel, _ in asked)
+
+
+def test_exclude_applies_to_files_too(tmp_path: Path) -> None:
+    _write(tmp_path, "keep.py")
+    _write(tmp_path, "drop.py")
+    files = iter_python_files(tmp_path, lambda rel, is_dir: rel == "drop.py")
+    assert [f.rel for f in files] == ["keep.py"]
+
+
+def test_symlinked_directories_are_not_followed(tmp_path: Path) -> None:
+    _write(tmp_path, "real/x.py")
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    os.symlink(tmp_path, tmp_path / "real" / "loop")
+    assert [f.rel for f in iter_python_files(tmp_path)] == ["real/x.py"]
+
+
+def test_walk_and_reads_are_generators() -> None:
+    assert inspect.isgenerator(iter_python_files("."))
+    assert inspect.isgenerator(iter_candidates(iter([])))
+
+
+def test_candidates_keep_bytes_only_for_files_that_may_load_models(tmp_path: Path) -> None:
+    names = []
+    for i in range(700):  # several batches
+        text = "x = 1\n" * (i % 7)
+        if i % 97 == 0:
+            text += "m = AutoModel.from_pretrained('a/b')\n"
+        _write(tmp_path, f"m{i:04}.py", text)
+        names.append(f"m{i:04}.py")
+    candidates = list(
+        iter_candidates(iter_python_files(tmp_path), batch_files=64, batch_bytes=4096)
+    )
+    assert [c.file.rel for c in candidates] == names
+    hits = [c.file.rel for c in candidates if c.data is not None]
+    assert hits == [f"m{i:04}.py" for i in range(0, 700, 97)]
+    for candidate in candidates:
+        if candidate.data is not None:
+            assert candidate.data == (tmp_path / candidate.file.rel).read_bytes()
+
+
+def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:
+    _write(tmp_path, "ok.py", "pipeline('ner')\n")
+    files = [
+        PythonFile(str(tmp_path / "gone.py"), "gone.py"),
+        PythonFile(str(tmp_path / "ok.py"), "ok.py"),
+    ]
+    candidates = list(iter_candidates(files))
+    assert candidates[0].error is not None and candidates[0].data is None
+    assert candidates[1].data == b"pipeline('ner')\n"
+
+
+def test_large_files_are_read_whole(tmp_path: Path) -> None:
+    body = "# filler\n" * 20000 + "x = AutoModel.from_pretrained('a/b')\n"
+    _write(tmp_path, "big.py", body)
+    [candidate] = list(iter_candidates(iter_python_files(tmp_path)))
+    assert candidate.data is not None and len(candidate.data) == len(body.encode())
