@@ -54,9 +54,7 @@ def main() -> int:
         try:
             first = build(unfixed, tags[0])
             build(fixed, tags[1])
-            print(
-                f"first build of the unfixed project (may reuse an earlier run's cache): {first.seconds:.1f}s"
-            )
+            print(f"first build, unfixed (may reuse an earlier run's cache): {first.seconds:.1f}s")
             times: dict[str, list[float]] = {"unfixed": [], "fixed": [], "no-op": []}
             for number in range(args.rounds):
                 # The heavy unfixed rebuild goes last, and dirty pages are flushed
@@ -78,9 +76,8 @@ def main() -> int:
             remove_images(*tags)
     median = {name: statistics.median(values) for name, values in times.items()}
     for name, values in times.items():
-        print(
-            f"{name:8} rebuild: median {median[name]:.2f}s  ({', '.join(f'{v:.2f}' for v in values)})"
-        )
+        runs = ", ".join(f"{v:.2f}" for v in values)
+        print(f"{name:8} rebuild: median {median[name]:.2f}s  ({runs})")
     speedup = median["unfixed"] / median["fixed"]
     overhead = median["fixed"] / median["no-op"]
     print(f"unfixed/fixed = {speedup:.1f}x   (target >= 20x)")
