@@ -22,6 +22,7 @@ from tests.support.docker import (
     append_line,
     base_image_hash,
     compare_trees,
+    drop_syntax_directive,
     image_label,
     parse_plain_log,
     read_tree,
@@ -139,6 +140,24 @@ def test_compare_trees() -> None:
     ]
     assert compare_trees(before, after, under="/app") == diffs[:1]
     assert len(compare_trees(before, after, ignore=(), content_ignore=())) == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (b"# syntax=docker/dockerfile:1\nFROM x\n", b"FROM x\n"),
+        (
+            b"# escape=`\r\n#syntax = docker/dockerfile:1.7\r\nFROM x\r\n",
+            b"# escape=`\r\nFROM x\r\n",
+        ),
+        (b"FROM x\n# syntax=docker/dockerfile:1\n", None),
+    ],
+)
+def test_drop_syntax_directive(tmp_path: Path, text: bytes, expected: bytes | None) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(text)
+    assert drop_syntax_directive(path) is (expected is not None)
+    assert path.read_bytes() == (expected if expected is not None else text)
 
 
 def test_wheels_txt_is_fully_pinned() -> None:

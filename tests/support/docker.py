@@ -551,7 +551,7 @@ def read_tree(stream: IO[bytes]) -> dict[str, FileInfo]:
                 digest_obj = hashlib.sha256()
                 handle = archive.extractfile(member)
                 assert handle is not None
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
+                while block := handle.read(1 << 20):
                     digest_obj.update(block)
                 size, digest = member.size, digest_obj.hexdigest()
             elif member.issym():
@@ -732,6 +732,26 @@ def append_line(path: str | os.PathLike[str], line: str | None = None) -> str:
     return line
 
 
+_SYNTAX_RE = re.compile(rb"\A((?:#[ \t]*[a-zA-Z]+[ \t]*=.*\r?\n)*?)#[ \t]*syntax[ \t]*=.*\r?\n")
+
+
+def drop_syntax_directive(dockerfile: str | os.PathLike[str]) -> bool:
+    """Remove a ``# syntax=`` parser directive (True if there was one).
+
+    It names a frontend image that no registry here can serve, so such a build fails at
+    once. Docker 20.10's built-in frontend already knows ``RUN --mount=type=cache|secret``
+    and ``COPY --chmod``; heredocs and ``COPY --link`` need the newer frontend and cannot be
+    built here. Apply it to both sides of a before/after comparison.
+    """
+    path = Path(dockerfile)
+    data = path.read_bytes()
+    new = _SYNTAX_RE.sub(lambda m: m.group(1), data, count=1)
+    if new == data:
+        return False
+    path.write_bytes(new)
+    return True
+
+
 class Docker:
     """What the ``docker`` fixture yields: the helpers above, plus cleanup of what it built.
 
@@ -830,6 +850,7 @@ __all__ = [
     "docker_bin",
     "docker_required",
     "docker_session",
+    "drop_syntax_directive",
     "ensure_base_image",
     "ensure_rootfs",
     "image_files",
