@@ -25,8 +25,31 @@ from mlfix.textio import read_text
 
 MAX_PASSES = 12
 
-# Rule families add their own facts here: (target, texts, model) -> entries for Facts.extra.
-FactProvider = Callable[[Target, dict[Path, str | None], DockerfileModel], dict[str, Any]]
+
+
+class Documents:
+    """The files of one target as rules see them: current text, loaded on first use.
+
+    A rule that edits a file other than the Dockerfile (a `.dockerignore`, a compose
+    file) reads it through here, so every pass sees the text earlier fixes produced.
+    `cache` lets a fact provider keep expensive facts (a context walk) for the session.
+    """
+
+    def __init__(self, texts: dict[Path, str | None], originals: dict[Path, str | None]):
+        self._texts = texts
+        self._originals = originals
+        self.cache: dict[str, Any] = {}
+
+    def text(self, path: Path) -> str | None:
+        if path not in self._texts:
+            loaded = read_text(path) if path.is_file() else None
+            self._texts[path] = loaded
+            self._originals[path] = loaded
+        return self._texts[path]
+
+
+# Rule families add their own facts here, as entries of Facts.extra.
+FactProvider = Callable[[Target, Documents, DockerfileModel, Settings], dict[str, Any]]
 FACT_PROVIDERS: list[FactProvider] = []
 
 
@@ -69,6 +92,7 @@ class Session:
             raise MlfixError(target.context, "build context is not a readable directory")
         self.texts: dict[Path, str | None] = {target.dockerfile: text}
         self.originals: dict[Path, str | None] = dict(self.texts)
+        self.documents = Documents(self.texts, self.originals)
 
     def facts(self) -> Facts:
         text = self.texts[self.target.dockerfile]
@@ -76,7 +100,7 @@ class Session:
         model = parse(text, self.target.dockerfile)
         extra: dict[str, Any] = {}
         for provider in FACT_PROVIDERS:
-            extra.update(provider(self.target, self.texts, model))
+            extra.update(provider(self.target, self.documents, model, self.settings))
         return Facts(
             target=self.target,
             dockerfile=model,
@@ -185,8 +209,8 @@ def run_target(
     result = TargetResult(target)
     try:
         session = Session(target, settings, dockerfile_text)
-        result.originals = dict(session.originals)
         result.findings = session.check()
+        result.originals = dict(session.originals)
         if fix:
             result.passes = session.fix()
             final = session.texts[target.dockerfile]
