@@ -210,7 +210,6 @@ def run_target(
     try:
         session = Session(target, settings, dockerfile_text)
         result.findings = session.check()
-        result.originals = dict(session.originals)
         if fix:
             result.passes = session.fix()
             final = session.texts[target.dockerfile]
@@ -220,6 +219,7 @@ def run_target(
             result.changes = session.changes()
         else:
             result.remaining = list(result.findings)
+        result.originals = dict(session.originals)  # every text read, as it was on disk
     except MlfixError as exc:
         result.error = exc
         result.findings, result.remaining, result.changes = [], [], {}
