@@ -13,6 +13,7 @@ from typing import Any
 
 from mlfix import suppress
 from mlfix.config import Settings
+from mlfix.deps import system
 from mlfix.deps.facts import Context, gather
 from mlfix.dockerfile import edit
 from mlfix.dockerfile.model import DockerfileModel, parse
@@ -50,7 +51,7 @@ class Documents:
 
 # Rule families add their own facts here, as entries of Facts.extra.
 FactProvider = Callable[[Target, Documents, DockerfileModel, Settings], dict[str, Any]]
-FACT_PROVIDERS: list[FactProvider] = []
+FACT_PROVIDERS: list[FactProvider] = [system.provide]
 
 
 @dataclass

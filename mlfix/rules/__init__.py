@@ -12,13 +12,20 @@ from types import ModuleType
 
 from mlfix.facts import Facts
 from mlfix.model import Finding
-from mlfix.rules import mlf001_unused_suppression, mlf201_dependency_layer_order
+from mlfix.rules import (
+    mlf001_unused_suppression,
+    mlf201_dependency_layer_order,
+    mlf202_pip_cache_in_layer,
+    mlf203_system_packages,
+)
 
 Check = Callable[[Facts], Iterator[Finding]]
 
 RULES: dict[str, ModuleType] = {
     mlf001_unused_suppression.CODE: mlf001_unused_suppression,
     mlf201_dependency_layer_order.CODE: mlf201_dependency_layer_order,
+    mlf202_pip_cache_in_layer.CODE: mlf202_pip_cache_in_layer,
+    mlf203_system_packages.CODE: mlf203_system_packages,
 }
 
 
