@@ -46,6 +46,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from mlfix.deps import system_hoist
 from mlfix.deps.commands import classify
 from mlfix.deps.facts import InstallPart, Need, RunFacts, logical
 from mlfix.dockerfile import edit
@@ -86,6 +87,9 @@ class Plan:
     hoisted_text: str | None = None  # a new RUN above; None: the RUN itself moves
     remainder_text: str | None = None  # what the RUN becomes when split
     needs: tuple[Need, ...] = ()
+    # A system package layer on the way that MLF203 would move first: this pass moves
+    # only it (exactly as MLF203 would), so both rules reach the same file in any order.
+    prelude: system_hoist.Hoist | None = None
 
 
 def check(facts: Facts) -> Iterator[Finding]:
@@ -183,8 +187,9 @@ def _plan(
             prefix = re.sub(rf"\b({word})\b", rf"\1 {flag}", prefix, count=1)
         plan.hoisted_text = head + _trim_tail(prefix, model.escape)
         if split is not None and not project_installs:
-            plan.remainder_text = head + _trim_head(
-                raw[runfacts.command_offset + segments[split].start :], model.escape
+            installs_left = any(p.segment >= split for p in runfacts.parts)
+            plan.remainder_text = (head if installs_left else _without_cache_mounts(head)) + (
+                _trim_head(raw[runfacts.command_offset + segments[split].start :], model.escape)
             )
     _new_copies(facts, plan)
     return plan
@@ -296,7 +301,24 @@ def _between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> 
                     "(part of that RUN stays), which it may depend on",
                 )
         elif keyword == "RUN" and _is_system_install(facts, instruction):
+            hoist = system_hoist.plans(facts).get(instruction.index)
+            if hoist is not None and hoist.anchor is None:
+                staying.append(instruction)
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"it moves above `RUN` at line {instruction.first_line}, which installs "
+                    "system packages from files the code COPY brings",
+                )
+                continue
             plan.moved.append(instruction)
+            if (
+                hoist is not None
+                and hoist.movable
+                and plan.prelude is None
+                and (hoist.applicability is Applicability.SAFE or plan.applicability.rank < 2)
+            ):
+                plan.prelude = hoist
         elif keyword in INERT or keyword == "ONBUILD":
             continue
         else:
@@ -414,6 +436,11 @@ def _trim_tail(text: str, escape: str) -> str:
     return text
 
 
+def _without_cache_mounts(head: str) -> str:
+    """`RUN` and its flags without cache mounts: the part that stays installs nothing."""
+    return re.sub(r"--mount=(?=\S*\btype=cache\b)\S+(?:[ \t]+|[\\`][ \t]*\r?\n[ \t]*)", "", head)
+
+
 def _trim_head(text: str, escape: str) -> str:
     return re.sub(rf"^(?:[ \t]|{re.escape(escape)}[ \t]*\r?\n)*", "", text)
 
@@ -435,6 +462,14 @@ def _finding(model: DockerfileModel, plan: Plan) -> Finding:
             "Move the dependency install above the code COPY by hand",
             (),
             Applicability.DISPLAY_ONLY,
+        )
+    elif plan.prelude is not None:
+        layer = plan.prelude.layer
+        fix = Fix(
+            f"Move the system packages at line {layer.first_line} up first; the install "
+            "follows on the next pass",
+            system_hoist.hoist_edits(model, plan.prelude),
+            Applicability.weakest(plan.applicability, plan.prelude.applicability),
         )
     else:
         fix = Fix(_title(plan), _edits(model, plan), plan.applicability)
