@@ -29,7 +29,9 @@ def project(tmp_path: Path, source: Path = FIRES, name: str = "p") -> Path:
 def invoke(
     cwd: Path, monkeypatch: pytest.MonkeyPatch, *args: str, stdin: bytes | None = None
 ) -> tuple[int, bytes, str]:
+    """`mlfix` in `cwd`, with MLF201 (and MLF001) only: exact outputs stay put as rules land."""
     monkeypatch.chdir(cwd)
+    args = ("--select", "MLF201,MLF001", *args)
     result = CliRunner().invoke(app, list(args), input=stdin, catch_exceptions=False)
     return result.exit_code, result.stdout_bytes, result.stderr
 

@@ -18,6 +18,7 @@ UNSAFE = FIXTURES / "MLF201" / "unsafe-run-between" / "input"
 
 
 def run(cwd: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    """`mlfix` in `cwd`; tests that count findings select MLF201 so new rules do not interfere."""
     monkeypatch.chdir(cwd)
     result = CliRunner().invoke(app, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
@@ -118,22 +119,24 @@ def test_config_select_and_ignore_drive_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tree(tmp_path, {"p": FIRES}) / "p"
-    (root / "pyproject.toml").write_text('[tool.mlfix]\nignore = ["MLF201"]\n')
+    (root / "pyproject.toml").write_text(
+        '[tool.mlfix]\nselect = ["MLF0", "MLF201"]\nignore = ["MLF201"]\n'
+    )
     assert run(root, monkeypatch)[0] == 0
     assert run(root, monkeypatch, "--select", "MLF201")[0] == 0  # config ignore still applies
     (root / "pyproject.toml").write_text('[tool.mlfix]\nselect = ["MLF001"]\n')
     assert run(root, monkeypatch)[0] == 0
-    assert run(root, monkeypatch, "--select", "MLF2")[0] == 1  # the CLI's select wins
+    assert run(root, monkeypatch, "--select", "MLF201")[0] == 1  # the CLI's select wins
 
 
 def test_unsafe_fixes_from_config_and_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tree(tmp_path, {"p": UNSAFE}) / "p"
-    code, out, err = run(root, monkeypatch, "--diff")
+    code, out, err = run(root, monkeypatch, "--diff", "--select", "MLF201")
     assert out == "" and "1 hidden fix can be enabled with --unsafe-fixes" in err
     (root / "mlfix.toml").write_text("unsafe-fixes = true\n")
-    code, out, err = run(root, monkeypatch, "--diff")
+    code, out, err = run(root, monkeypatch, "--diff", "--select", "MLF201")
     assert code == 1 and "+RUN pip install" in out and "hidden" not in err
-    code, out, _err = run(root, monkeypatch, "--diff", "--no-unsafe-fixes")
+    code, out, _err = run(root, monkeypatch, "--diff", "--no-unsafe-fixes", "--select", "MLF201")
     assert out == ""
 
 
@@ -142,7 +145,7 @@ def test_each_target_uses_its_nearest_config(
 ) -> None:
     root = tree(tmp_path, {"a": FIRES, "b": FIRES})
     (root / "b" / "mlfix.toml").write_text('ignore = ["MLF201"]\n')
-    code, out, _err = run(root, monkeypatch)
+    code, out, _err = run(root, monkeypatch, "--select", "MLF201")
     assert code == 1
     assert "a/Dockerfile:4:1: MLF201" in out
     assert "b/Dockerfile" not in out
@@ -166,7 +169,7 @@ def test_explicit_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     (root / "pyproject.toml").write_text('[tool.mlfix]\nignore = ["MLF201"]\n')
     elsewhere = tmp_path / "ci.toml"
     elsewhere.write_text('select = ["MLF201"]\n')
-    assert run(root, monkeypatch)[0] == 0
+    assert run(root, monkeypatch, "--select", "MLF201")[0] == 0
     assert run(root, monkeypatch, "--config", str(elsewhere))[0] == 1
     with pytest.raises(MlfixError):
         load(tmp_path / "missing.toml")

@@ -228,10 +228,12 @@ def test_cli_checks_a_containerfile_repo_and_compose_contexts(
         "services:\n  app:\n    build: {context: ., dockerfile: docker/Dockerfile}\n",
     )
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(app, ["--write"], catch_exceptions=False)
+    result = CliRunner().invoke(app, ["--write", "--select", "MLF201"], catch_exceptions=False)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "2 files changed, 0 unchanged, 0 skipped, 0 failed." in result.stderr
     for path in (podman / "Containerfile", stack / "docker" / "Dockerfile"):
         assert "COPY requirements.txt ." in path.read_text()
-    result = CliRunner().invoke(app, ["--exclude", "stack/", "."], catch_exceptions=False)
+    result = CliRunner().invoke(
+        app, ["--select", "MLF201", "--exclude", "stack/", "."], catch_exceptions=False
+    )
     assert result.exit_code == 0 and "1 skipped" in result.stderr

@@ -16,6 +16,7 @@ from mlfix.suppress import parse as suppressions
 
 FIRES = FIXTURES / "MLF201" / "fires-copy-dot-requirements" / "input"
 HEAD = "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
+ALL = Settings(select=("MLF001", "MLF201"))  # exact outcomes stay put as other rules land
 INSTALL = "RUN pip install --no-cache-dir -r requirements.txt\n"
 
 
@@ -27,7 +28,7 @@ def project(tmp_path: Path, dockerfile: str) -> Target:
 
 
 def codes(target: Target, settings: Settings | None = None, *, fix: bool = False) -> list[str]:
-    result = run_target(target, settings or Settings(), fix=fix)
+    result = run_target(target, settings or ALL, fix=fix)
     assert result.error is None, result.error
     return [f.code for f in (result.remaining if fix else result.findings)]
 
@@ -62,7 +63,7 @@ def test_parse_line_file_and_bare_forms() -> None:
 def test_line_suppression_hides_the_finding_and_its_fix(tmp_path: Path) -> None:
     target = project(tmp_path, HEAD + "# mlfix: ignore[MLF201]\n" + INSTALL)
     assert codes(target) == []
-    result = run_target(target, Settings(), fix=True)
+    result = run_target(target, ALL, fix=True)
     assert result.changes == {}
 
 
@@ -87,7 +88,7 @@ def test_unused_suppression_is_reported_and_removed_by_write(tmp_path: Path) -> 
     fixed = "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\n" + INSTALL
     target = project(tmp_path, fixed.replace("RUN", "# mlfix: ignore[MLF201]\nRUN") + "COPY . .\n")
     assert codes(target) == ["MLF001"]
-    result = run_target(target, Settings(), fix=True)
+    result = run_target(target, ALL, fix=True)
     assert result.remaining == []
     assert result.changes[target.dockerfile][1] == fixed + "COPY . .\n"
 
@@ -95,7 +96,7 @@ def test_unused_suppression_is_reported_and_removed_by_write(tmp_path: Path) -> 
 def test_fix_removes_what_a_suppression_no_longer_covers(tmp_path: Path) -> None:
     """A suppression of a code that no fix touches survives --write; an unknown code goes."""
     target = project(tmp_path, HEAD + "# mlfix: ignore[MLF201, MLF777]\n" + INSTALL)
-    result = run_target(target, Settings(), fix=True)
+    result = run_target(target, ALL, fix=True)
     assert [f.code for f in result.findings] == ["MLF001"]
     assert result.changes[target.dockerfile][1] == HEAD + "# mlfix: ignore[MLF201]\n" + INSTALL
 
@@ -110,7 +111,7 @@ def test_used_suppression_of_an_unselected_rule_is_kept(tmp_path: Path, select: 
 
 def test_mlf001_can_be_ignored(tmp_path: Path) -> None:
     target = project(tmp_path, HEAD + "# mlfix: ignore[MLF777]\n" + INSTALL)
-    assert codes(target, Settings(ignore=("MLF001",))) == ["MLF201"]
+    assert codes(target, Settings(select=ALL.select, ignore=("MLF001",))) == ["MLF201"]
     quiet = project(
         tmp_path / "q",
         "# mlfix: ignore-file[MLF001]\n" + HEAD + "# mlfix: ignore[MLF777]\n" + INSTALL,
