@@ -108,15 +108,46 @@ def check(facts: Facts) -> Iterator[Finding]:
 
 
 def _code_copy(facts: Facts, stage: Stage, run: Instruction, needs: set[str]) -> Instruction | None:
+    inputs = _inputs_of_other_layers(facts, stage, run)
     for instruction in stage.instructions:
         if instruction.index >= run.index:
             return None
         plan = facts.deps.copies.get(instruction.index)
-        if plan is None or not plan.from_context:
+        if plan is None or not plan.from_context or instruction.index in inputs:
             continue
         if not all(source in needs for source in plan.sources):
             return instruction
     return None
+
+
+def _inputs_of_other_layers(facts: Facts, stage: Stage, run: Instruction) -> set[int]:
+    """COPYs that only feed another install (its manifests, a system layer's package list).
+
+    They are not code: treating them as such would make two installs, or an install and
+    a system layer, each want to move above the other's input, and never settle.
+    """
+    feeds: dict[int, set[str]] = {}
+    for instruction in stage.instructions:
+        other = facts.deps.runs.get(instruction.index)
+        if instruction.index == run.index or other is None:
+            continue
+        for part in other.parts:
+            for need in part.needs:
+                for index in (need.supplier, *need.earlier):
+                    feeds.setdefault(index, set()).add(need.context_path)
+    for layer_index in system_hoist.system_layers_of(facts):
+        if facts.dockerfile.instructions[layer_index].stage != stage.index:
+            continue
+        for sups in system_hoist.system_layers_of(facts)[layer_index].suppliers.values():
+            for supplier in sups:
+                if supplier.context_path is not None and not supplier.is_dir:
+                    feeds.setdefault(supplier.instruction, set()).add(supplier.context_path)
+    inputs = set()
+    for index, paths in feeds.items():
+        plan = facts.deps.copies.get(index)
+        if plan is not None and plan.from_context and set(plan.sources) <= paths:
+            inputs.add(index)
+    return inputs
 
 
 def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
