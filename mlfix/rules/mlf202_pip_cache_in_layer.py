@@ -56,7 +56,6 @@ write to would only disable the cache. pipenv and conda are not covered.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -252,11 +251,9 @@ def _mount_fix(
     targets = list(dict.fromkeys(t for leak in leaks for t in _mount_targets(leak)))
     owner = "" if who.is_root else f",uid={who.uid}"
     flags = "".join(f"--mount=type=cache,target={t}{owner} " for t in targets)
-    raw = model.text[instruction.start : instruction.end]
-    escape = re.escape(model.escape)
-    keyword = re.match(rf"[ \t]*\w+(?:[ \t]|{escape}[ \t]*\r?\n)+", raw)
-    assert keyword is not None
-    edits = [Edit.insert(model.path, instruction.start + keyword.end(), flags)]
+    # After the RUN's own flags, right before the command: MLF203 puts its apt mounts
+    # right after `RUN`, so the two rules give the same flag order whichever runs first.
+    edits = [Edit.insert(model.path, instruction.start + run.command_offset, flags)]
     for leak in leaks:
         if leak.tool != "uv" or "UV_LINK_MODE" in leak.env:
             continue
