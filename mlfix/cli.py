@@ -312,16 +312,15 @@ def _hints(run: Run, found: list[Item]) -> list[str]:
             found_line = f"Found {plural(len(found), 'finding')}"
             tail = f"; {fixable} fixable with --write." if fixable else "."
             lines.append(found_line + tail)
-        else:
+        elif not run.failed:
             lines.append("All checks passed.")
     elif run.mode is Mode.WRITE:
         before = sum(len(r.findings) for r in run.results)
         fixed = max(0, before - len(found))
-        lines.append(
-            f"Fixed {plural(fixed, 'finding')} ({len(found)} remaining)."
-            if fixed or found
-            else "All checks passed."
-        )
+        if fixed or found:
+            lines.append(f"Fixed {plural(fixed, 'finding')} ({len(found)} remaining).")
+        elif not run.failed:
+            lines.append("All checks passed.")
     if hidden:
         lines.append(
             f"{plural(hidden, 'hidden fix', 'hidden fixes')} can be enabled with --unsafe-fixes."
