@@ -27,7 +27,6 @@ from mlfix.textio import read_text
 MAX_PASSES = 12
 
 
-
 class Documents:
     """The files of one target as rules see them: current text, loaded on first use.
 
@@ -151,9 +150,11 @@ class Session:
             for _code, check in self.rules():
                 facts = self.facts()
                 suppressions = suppress.parse(facts.dockerfile)
-                kept = suppress.apply(suppressions, check(facts), self.target.dockerfile).kept
+                found = list(check(facts))
+                kept = suppress.apply(suppressions, found, self.target.dockerfile).kept
                 findings = [f for f in kept if _applies(f, self.settings)]
-                if self._apply(findings):
+                protected = _protected_spans(facts, [f for f in found if f not in kept])
+                if self._apply(findings, protected):
                     changed = True
             if not changed:
                 if self._remove_unused_suppressions():
@@ -169,14 +170,23 @@ class Session:
         unused = [f for f in self.check() if f.code == unused_rule.CODE]
         return self._apply([f for f in unused if _applies(f, self.settings)])
 
-    def _apply(self, findings: list[Finding]) -> bool:
-        """Apply the fixes whose edits do not touch an earlier fix's; the rest wait a pass."""
+    def _apply(
+        self, findings: list[Finding], protected: dict[Path, list[tuple[int, int]]] | None = None
+    ) -> bool:
+        """Apply the fixes whose edits do not touch an earlier fix's; the rest wait a pass.
+
+        A fix that would move or rewrite a `protected` span (the lines of a suppressed
+        finding) is never applied: a suppression means "leave this instruction alone".
+        """
         taken: dict[Path, list[tuple[int, int]]] = {}
         chosen: list[Edit] = []
+        guard = protected or {}
         for finding in findings:
             assert finding.fix is not None
             edits = finding.fix.edits
             if any(_touches(taken.get(e.path, []), e) for e in edits):
+                continue
+            if any(_inside(guard.get(e.path, []), e) for e in edits):
                 continue
             for e in edits:
                 taken.setdefault(e.path, []).append((e.start, e.end))
@@ -202,6 +212,25 @@ class Session:
 
 def _touches(spans: list[tuple[int, int]], e: Edit) -> bool:
     return any(e.start <= end and start <= e.end for start, end in spans)
+
+
+def _inside(spans: list[tuple[int, int]], e: Edit) -> bool:
+    """An edit that changes bytes strictly inside a span (inserting at its edges is fine)."""
+    return any(e.start < end and start < e.end or start < e.start < end for start, end in spans)
+
+
+def _protected_spans(facts: Facts, suppressed: list[Finding]) -> dict[Path, list[tuple[int, int]]]:
+    model = facts.dockerfile
+    spans: list[tuple[int, int]] = []
+    for finding in suppressed:
+        location = finding.location
+        if location.path != model.path:
+            continue
+        last = location.end_line or location.line
+        lines = [line for line in model.lines if location.line <= line.number <= last]
+        if lines:
+            spans.append((lines[0].start, lines[-1].end))
+    return {model.path: spans} if spans else {}
 
 
 def run_target(

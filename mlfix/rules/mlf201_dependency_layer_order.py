@@ -321,7 +321,10 @@ def _between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> 
         elif keyword == "RUN" and instruction.index in plans:
             earlier = plans[instruction.index]
             if earlier.hoisted_text is None and earlier.remainder_text is None:
+                # Moving an earlier install along means bringing its manifests along too:
+                # the engine may apply this fix without the earlier one (a suppression).
                 plan.moved.append(instruction)
+                plan.needs = _union(plan.needs, earlier.needs)
                 _weaken(plan, earlier.applicability, f"it moves with line {instruction.first_line}")
             else:
                 staying.append(instruction)
@@ -404,6 +407,11 @@ def _is_system_install(facts: Facts, instruction: Instruction) -> bool:
         or HARMLESS.match(logical(segment.text, facts.dockerfile.escape)) is not None
         for i, segment in enumerate(run.segments)
     )
+
+
+def _union(first: tuple[Need, ...], second: tuple[Need, ...]) -> tuple[Need, ...]:
+    merged = {n.context_path: n for n in (*second, *first)}
+    return tuple(merged.values())
 
 
 def _overlaps(a: str, b: str) -> bool:
