@@ -216,7 +216,7 @@ def _touches(spans: list[tuple[int, int]], e: Edit) -> bool:
 
 def _inside(spans: list[tuple[int, int]], e: Edit) -> bool:
     """An edit that changes bytes strictly inside a span (inserting at its edges is fine)."""
-    return any(e.start < end and start < e.end or start < e.start < end for start, end in spans)
+    return any((e.start < end and start < e.end) or start < e.start < end for start, end in spans)
 
 
 def _protected_spans(facts: Facts, suppressed: list[Finding]) -> dict[Path, list[tuple[int, int]]]:
