@@ -253,7 +253,7 @@ def _looks_like_path(value: str) -> bool:
 @dataclass
 class _Scan:
     reads: list[tuple[str, str]] = field(default_factory=list)  # (word, workdir)
-    package_files: set[str] = field(default_factory=set)
+    package_files: list[tuple[str, str]] = field(default_factory=list)
     writes: list[tuple[str, str]] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     python: bool = False
@@ -297,7 +297,7 @@ def _scan_command(text: str, escape: str, workdir: str, scan: _Scan) -> str:
     if name in ("bash", "sh", "source", ".") and positional and positional[0] != "-c":
         scan.reads.append((positional[0], workdir))
     elif name in READERS:
-        scan.reads.extend((a, workdir) for a in positional if _looks_like_path(a))
+        scan.reads.extend((a, workdir) for a in positional if a != "-")
     elif name in PATTERN_FIRST:
         explicit = any(a in ("-e", "-f", "--expression", "--file") for a in args)
         files = positional if explicit else positional[1:]
@@ -317,10 +317,10 @@ def _scan_command(text: str, escape: str, workdir: str, scan: _Scan) -> str:
         targets = positional[1:] if name in ("chmod", "chown") else positional
         scan.writes.extend((a, workdir) for a in targets)
     elif name == "dpkg" and any(a in ("-i", "--install") for a in args):
-        scan.package_files.update(a for a in positional)
+        scan.package_files.extend((a, workdir) for a in positional)
     if name in MANAGERS:
-        scan.package_files.update(
-            a for a in positional if "/" in a or PACKAGE_FILE.search(a) is not None
+        scan.package_files.extend(
+            (a, workdir) for a in positional if "/" in a or PACKAGE_FILE.search(a) is not None
         )
     for value in values[1:]:
         if not value.startswith("/") and ("/" in value or value in (".", "..")):
@@ -349,13 +349,14 @@ def _layer(model: DockerfileModel, instruction: Instruction, workdir: str) -> Sy
         return None
     env = instruction.env
     reads: list[Read] = []
-    for word, at in scan.reads + [(p, workdir) for p in sorted(scan.package_files)]:
+    package_words = {word for word, _at in scan.package_files}
+    for word, at in scan.reads + scan.package_files:
         value = expand(word, env)
         resolvable = "$" not in value and not value.startswith("~") and value != "-"
         image = container_path(value, at) if resolvable else None
         if image is not None and image.startswith(("/dev/", "/proc/")):
             continue
-        reads.append(Read(word, image, any(c in value for c in "*?["), word in scan.package_files))
+        reads.append(Read(word, image, any(c in value for c in "*?["), word in package_words))
     writes = []
     for word, at in scan.writes:
         value = expand(word, env)

@@ -203,7 +203,7 @@ def _plan(
             continue
         problem = _carried_conflict(model, deps.copies, carried, other)
         if problem:
-            if stays is None and not snapshots:
+            if stays is None and not snapshots and is_frequent(deps, other):
                 stays = problem
             break
         crossed.append(other)

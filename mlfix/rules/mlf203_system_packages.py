@@ -136,7 +136,7 @@ def _placement(facts: Facts, hoist: Hoist) -> Finding:
             None,
         )
         what = f"`{describe(frequent)}` (line {frequent.first_line})" if frequent else "the code"
-        message = f"system packages install below {what} but need files it brings"
+        message = f"system packages install below {what}, and cannot move up on their own"
         fix = Fix("Move the system packages up by hand", (), Applicability.DISPLAY_ONLY)
         return Finding(CODE, message, _location(model, layer), fix, (hoist.stays or "",))
     anchor = hoist.anchor
@@ -176,7 +176,7 @@ def _ops(layer: SystemLayer, family: str) -> list[PackageOp]:
 def _cleaned(layer: SystemLayer, family: str, after: int, escape: str) -> bool:
     pattern = CLEANUP[family]
     for segment in layer.segments[after + 1 :]:
-        text = " ".join(w.text for w in shell.words(segment, escape))
+        text = " ".join(w.value for w in shell.words(segment, escape))
         if pattern.match(text):
             return True
     return False
