@@ -10,16 +10,40 @@ from mlfix.scan.prefilter import (
     LOADER_RE,
     NEEDLES,
     PythonFile,
+    filter_batch,
     iter_candidates,
     iter_python_files,
     may_load_models,
     needle_lines,
 )
 
+SPELLINGS = [
+    b"AutoModel.from_pretrained(",
+    b"Pipe.from_single_file(",
+    b"model.load_adapter(",
+    b"pipe.load_lora_weights(",
+    b"hf_hub_download(",
+    b"snapshot_download(",
+    b"'hf_hub:timm/x'",
+    b"'hf-hub:laion/x'",
+    b"timm.create_model(",
+    b"open_clip.create_model_and_transforms(",
+    b"open_clip.create_model_from_pretrained(",
+    b"pipeline(",
+    b"SentenceTransformer(",
+    b"CrossEncoder(",
+    b"SparseEncoder(",
+    b"WhisperModel(",
+]
 
-@pytest.mark.parametrize("needle", NEEDLES)
-def test_every_needle_passes_the_prefilter(needle: bytes) -> None:
-    assert may_load_models(b"x = 1\n" + needle + b"\n")
+
+def test_every_needle_has_a_spelling_here() -> None:
+    assert len(NEEDLES) == len(SPELLINGS) - 2  # create_model has three spellings
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_loader_spelling_passes_the_prefilter(spelling: bytes) -> None:
+    assert may_load_models(b"x = 1\n" + spelling + b"\n")
 
 
 @pytest.mark.parametrize(
@@ -30,6 +54,8 @@ def test_every_needle_passes_the_prefilter(needle: bytes) -> None:
         b"Pipeline([])  # sklearn, capital P",
         b"hub: not a prefix",
         b"encoder = JSONEncoder()",
+        b"def create_model_table(): pass",
+        b"model = PeftModel(base, config)  # a new adapter, nothing downloaded",
         b"",
     ],
 )
@@ -127,15 +153,25 @@ def test_candidates_keep_bytes_only_for_files_that_may_load_models(tmp_path: Pat
             text += "m = AutoModel.from_pretrained('a/b')\n"
         _write(tmp_path, f"m{i:04}.py", text)
         names.append(f"m{i:04}.py")
-    candidates = list(
-        iter_candidates(iter_python_files(tmp_path), batch_files=64, batch_bytes=4096)
-    )
+    candidates = list(iter_candidates(iter_python_files(tmp_path), batch_files=64))
     assert [c.file.rel for c in candidates] == names
     hits = [c.file.rel for c in candidates if c.data is not None]
     assert hits == [f"m{i:04}.py" for i in range(0, 700, 97)]
     for candidate in candidates:
         if candidate.data is not None:
             assert candidate.data == (tmp_path / candidate.file.rel).read_bytes()
+
+
+def test_filter_batch_returns_only_hits_and_errors_in_order(tmp_path: Path) -> None:
+    _write(tmp_path, "a.py", "x = 1\n")
+    _write(tmp_path, "b.py", "SentenceTransformer('m')\n")
+    _write(tmp_path, "c.py", "encoder = JSONEncoder()\n")  # a fast-group hit, not a needle
+    files = [*iter_python_files(tmp_path), PythonFile(str(tmp_path / "gone.py"), "gone.py")]
+    found = filter_batch(files)
+    assert [(c.file.rel, c.data is not None, c.error is not None) for c in found] == [
+        ("b.py", True, False),
+        ("gone.py", False, True),
+    ]
 
 
 def test_unreadable_file_is_reported_not_fatal(tmp_path: Path) -> None:

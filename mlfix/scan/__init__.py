@@ -7,9 +7,10 @@ files that can mention a loader) and returns `ModelRef` facts for the weight rul
 
 from mlfix.scan.commands import parse_download_command, scan_run_command
 from mlfix.scan.known import pipeline_default, sentence_transformers_repo
-from mlfix.scan.models import scan_file, scan_repo, scan_source
+from mlfix.scan.models import scan_file, scan_source
 from mlfix.scan.prefilter import iter_python_files, may_load_models
 from mlfix.scan.refs import HubDownload, ModelRef, RefKind, RunFacts, ScanProblem, ScanResult
+from mlfix.scan.repo import scan_repo
 
 __all__ = [
     "HubDownload",

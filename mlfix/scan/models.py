@@ -23,17 +23,10 @@ from pathlib import Path
 from types import MappingProxyType
 
 from mlfix.scan import known
-from mlfix.scan.prefilter import (
-    Exclude,
-    iter_candidates,
-    iter_python_files,
-    may_load_models,
-    needle_lines,
-    read_bytes,
-)
+from mlfix.scan.prefilter import may_load_models, needle_lines, read_bytes
 from mlfix.scan.refs import ModelRef, RefKind, ScanProblem, ScanResult
 from mlfix.scan.resolve import Evaluator, Project, _last_name
-from mlfix.scan.source import Scope, SourceFile, parse_python
+from mlfix.scan.source import Scope, SourceFile
 from mlfix.scan.values import LocalPath, NoneValue, Opaque, Text, Unknown, Value, describe
 from mlfix.textio import ERRORS
 
@@ -182,8 +175,11 @@ class ModelVisitor:
         self.lines = lines
         self.refs: list[ModelRef] = []
         self.aliases = self._loader_aliases()
+        self.ready = True
         if lines is not None and self.aliases:
-            self.lines = sorted(set(lines) | set(self._alias_lines()))
+            alias_lines = list(self._alias_lines())
+            self.ready = source.ensure_lines(alias_lines)
+            self.lines = sorted(set(lines) | set(alias_lines))
 
     # -- which statements to look at --------------------------------------------------
 
@@ -758,7 +754,7 @@ def _replace(ref: ModelRef, **changes: object) -> ModelRef:
 # -- entry points -------------------------------------------------------------------------
 
 
-def _scan_data(
+def scan_data(
     data: bytes,
     path: Path,
     display: Path,
@@ -766,19 +762,25 @@ def _scan_data(
     *,
     line_offset: int = 0,
 ) -> tuple[list[ModelRef], list[ScanProblem]]:
+    lines = needle_lines(data)
     try:
-        tree = parse_python(data, str(display))
+        source = SourceFile.parse(path, display, data, lines)
     except SyntaxError as exc:
         message = f"cannot parse: {exc.msg}" if exc.msg else "cannot parse"
         return [], [ScanProblem(display, (exc.lineno or 1) + line_offset, message)]
     except (ValueError, RecursionError, MemoryError) as exc:
         return [], [ScanProblem(display, 1 + line_offset, f"cannot parse: {exc}")]
-    source = SourceFile(path, display, data, tree)
     evaluator.project.remember(source)
-    refs = ModelVisitor(source, evaluator, needle_lines(data)).run()
+    visitor = ModelVisitor(source, evaluator, lines)
+    problems: list[ScanProblem] = []
+    if not visitor.ready:
+        problems.append(
+            ScanProblem(display, 1 + line_offset, "cannot parse a statement that calls a loader")
+        )
+    refs = visitor.run()
     if line_offset:
         refs = [_replace(ref, line=ref.line + line_offset) for ref in refs]
-    return refs, []
+    return refs, problems
 
 
 def scan_source(
@@ -801,9 +803,10 @@ def scan_source(
     display = project.display(file_path) if root is not None else file_path
     if not may_load_models(data):
         return ScanResult(files_scanned=1)
-    refs, problems = _scan_data(
+    refs, problems = scan_data(
         data, file_path, display, Evaluator(project), line_offset=line_offset
     )
+    project.close()
     return ScanResult(tuple(refs), 1, 1, tuple(problems))
 
 
@@ -826,39 +829,6 @@ def scan_file(
         )
     if not may_load_models(data):
         return ScanResult(files_scanned=1)
-    refs, problems = _scan_data(data, path, display, Evaluator(project))
+    refs, problems = scan_data(data, path, display, Evaluator(project))
+    project.close()
     return ScanResult(tuple(refs), 1, 1, tuple(problems))
-
-
-def scan_repo(
-    root: Path,
-    *,
-    exclude: Exclude | None = None,
-    env: MappingABC[str, str] = EMPTY_ENV,
-    transformers_version: str | None = None,
-) -> ScanResult:
-    """Scan every Python file of a build context for model loads.
-
-    `exclude(relative_path, is_dir)` skips paths (the `.dockerignore`d ones: they are not in
-    the image). `env` is the Dockerfile's ENV/ARG values in the stage that runs the app;
-    they win over the code's defaults. Unreadable or unparsable files become problems.
-    """
-    project = Project(root, env, transformers_version=transformers_version)
-    evaluator = Evaluator(project)
-    refs: list[ModelRef] = []
-    problems: list[ScanProblem] = []
-    scanned = parsed = 0
-    for candidate in iter_candidates(iter_python_files(root, exclude)):
-        scanned += 1
-        display = Path(candidate.file.rel)
-        if candidate.error is not None:
-            reason = candidate.error.strerror or str(candidate.error)
-            problems.append(ScanProblem(display, 1, f"cannot be read ({reason})"))
-            continue
-        if candidate.data is None:
-            continue
-        parsed += 1
-        found, trouble = _scan_data(candidate.data, Path(candidate.file.path), display, evaluator)
-        refs.extend(found)
-        problems.extend(trouble)
-    return ScanResult(tuple(refs), scanned, parsed, tuple(problems))

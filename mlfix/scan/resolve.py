@@ -21,7 +21,7 @@ from collections.abc import Mapping as MappingABC
 from pathlib import Path
 
 from mlfix.scan.prefilter import read_bytes
-from mlfix.scan.source import Binding, FunctionNode, Scope, SourceFile, parse_python
+from mlfix.scan.source import Binding, FunctionNode, Scope, SourceFile
 from mlfix.scan.values import (
     ClassRef,
     Const,
@@ -105,35 +105,47 @@ class Project:
         self.transformers_version = transformers_version
         self._cache: OrderedDict[Path, SourceFile | None] = OrderedDict()
         self._cache_size = cache_size
-        self._found: dict[tuple[Path, str], Path | None] = {}
+        # Which file a module name is, per search base: bounded, like the module cache.
+        self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
 
     def display(self, path: Path) -> Path:
         if self.root is not None:
             try:
-                return path.resolve().relative_to(self.root)
+                return _absolute(path).relative_to(self.root)
             except ValueError:
                 pass
         return path
 
     def remember(self, source: SourceFile) -> None:
-        self._store(source.path.resolve(), source)
+        self._store(_absolute(source.path), source)
 
     def _store(self, key: Path, value: SourceFile | None) -> None:
+        old = self._cache.get(key)
+        if old is not None and old is not value:
+            old.close()
         self._cache[key] = value
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            _, evicted = self._cache.popitem(last=False)
+            if evicted is not None:
+                evicted.close()
+
+    def close(self) -> None:
+        """Release every cached module (see `SourceFile.close`)."""
+        for source in self._cache.values():
+            if source is not None:
+                source.close()
+        self._cache.clear()
 
     def load(self, path: Path) -> SourceFile | None:
-        key = path.resolve()
+        key = _absolute(path)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
         source: SourceFile | None
         try:
-            data = read_bytes(str(key))
-            source = SourceFile(key, self.display(key), data, parse_python(data, str(key)))
-        except (OSError, SyntaxError, ValueError, RecursionError):
+            source = SourceFile.parse(key, self.display(key), read_bytes(str(key)))
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             source = None
         self._store(key, source)
         return source
@@ -141,7 +153,7 @@ class Project:
     def _search_bases(self, importer: SourceFile) -> Iterator[Path]:
         if self.root is None:
             return
-        directory = importer.path.resolve().parent
+        directory = _absolute(importer.path).parent
         while True:
             yield directory
             if directory == self.root or self.root not in directory.parents:
@@ -161,6 +173,10 @@ class Project:
                 elif (candidate / "__init__.py").is_file():
                     found = candidate / "__init__.py"
             self._found[key] = found
+            if len(self._found) > 64 * self._cache_size:
+                self._found.popitem(last=False)
+            return found
+        self._found.move_to_end(key)
         return self._found[key]
 
     def module_path(self, dotted: str, importer: SourceFile, level: int) -> Path | None:
@@ -168,7 +184,7 @@ class Project:
         if self.root is None:
             return None
         if level > 0:
-            base = importer.path.resolve().parent
+            base = _absolute(importer.path).parent
             for _ in range(level - 1):
                 base = base.parent
             if not dotted:
@@ -196,7 +212,7 @@ class Project:
         """
         if self.root is None or not name or os.path.isabs(name):
             return None
-        for base in (importer.path.resolve().parent, self.root):
+        for base in (_absolute(importer.path).parent, self.root):
             candidate = base / name
             try:
                 if candidate.is_dir():
@@ -221,6 +237,12 @@ class Project:
         return None
 
 
+def _absolute(path: Path) -> Path:
+    """An absolute, normalised path without resolving symlinks (one syscall per part)."""
+    text = os.fspath(path)
+    return Path(os.path.normpath(text if os.path.isabs(text) else os.path.join(os.getcwd(), text)))
+
+
 def _returns(body: list[ast.stmt]) -> Iterator[ast.Return]:
     for stmt in body:
         if isinstance(stmt, ast.Return):
@@ -236,6 +258,53 @@ def _returns(body: list[ast.stmt]) -> Iterator[ast.Return]:
                             yield from _returns([item])
                         elif hasattr(item, "body"):
                             yield from _returns(item.body)
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements in a body and its nested blocks, not entering nested functions or classes."""
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+        for handler in getattr(stmt, "handlers", None) or ():
+            yield from _statements(handler.body)
+        for case in getattr(stmt, "cases", None) or ():
+            yield from _statements(case.body)
+
+
+def _index_self_assignments(
+    cls: ast.ClassDef,
+) -> dict[str, list[tuple[FunctionNode, ast.stmt, ast.expr]]]:
+    """attr -> (method, statement, value) for every `self.attr = value` in the class's methods."""
+    index: dict[str, list[tuple[FunctionNode, ast.stmt, ast.expr]]] = {}
+    for method in cls.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or _is_staticmethod(
+            method
+        ):
+            continue
+        params = [*method.args.posonlyargs, *method.args.args]
+        if not params:
+            continue
+        me = params[0].arg
+        for stmt in _statements(method.body):
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+                targets, value = [stmt.target], stmt.value
+            else:
+                continue
+            for target in targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == me
+                ):
+                    index.setdefault(target.attr, []).append((method, stmt, value))
+    return index
 
 
 def _path_text(value: Value) -> str | None:
@@ -408,7 +477,7 @@ class Evaluator:
     def _from_bindings(self, name: str, bindings: list[Binding], scope: Scope) -> Value:
         values: list[tuple[Binding, Value]] = []
         for binding in bindings:
-            key = (id(binding.node), name)
+            key = (id(binding), name)
             if key in self._active:
                 values.append((binding, Unknown(f"'{name}' is defined in terms of itself")))
                 continue
@@ -475,12 +544,17 @@ class Evaluator:
             return ModuleRef(binding.module, target)
         if kind == "from":
             return self._from_import(binding, scope)
-        if kind == "def":
-            assert isinstance(binding.node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            return FunctionRef(binding.node, scope)
-        if kind == "class":
-            assert isinstance(binding.node, ast.ClassDef)
-            return ClassRef(binding.node, scope.file.scope(binding.node, scope))
+        if kind in ("def", "class"):
+            node = binding.node
+            if node is None and binding.chunk is not None:
+                node = scope.file.definition(binding.chunk)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                return FunctionRef(node, scope)
+            if isinstance(node, ast.ClassDef):
+                return ClassRef(node, scope.file.scope(node, scope))
+            return Unknown(
+                f"the definition of '{binding.name}' (line {binding.line}) does not parse"
+            )
         if kind == "param":
             return self._param(binding, scope)
         return Unknown(
@@ -1134,37 +1208,19 @@ class Evaluator:
         self, cls: ClassRef, attr: str, instance: Instance | None
     ) -> Value | None:
         """`self.attr = value` in the class's methods, evaluated in each method's scope."""
+        key = ("self-assignments", id(cls.node))
+        index = cls.scope.file.cache.get(key)
+        if index is None:
+            index = cls.scope.file.cache[key] = _index_self_assignments(cls.node)
+        assert isinstance(index, dict)
         values: list[tuple[Binding, Value]] = []
-        for stmt in cls.node.body:
-            if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or _is_staticmethod(
-                stmt
-            ):
-                continue
-            params = [*stmt.args.posonlyargs, *stmt.args.args]
-            if not params:
-                continue
-            me = params[0].arg
-            method_scope: Scope | None = None
-            for node in ast.walk(stmt):
-                targets: list[ast.expr] = []
-                value: ast.expr | None = None
-                if isinstance(node, ast.Assign):
-                    targets, value = node.targets, node.value
-                elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                    targets, value = [node.target], node.value
-                for target in targets:
-                    if (
-                        isinstance(target, ast.Attribute)
-                        and target.attr == attr
-                        and isinstance(target.value, ast.Name)
-                        and target.value.id == me
-                        and value is not None
-                    ):
-                        if method_scope is None:
-                            method_scope = self._method_frame(stmt, cls, instance)
-                        line = getattr(node, "lineno", stmt.lineno)
-                        binding = Binding("assign", attr, node, line, value)
-                        values.append((binding, self.eval(value, method_scope)))
+        frames: dict[int, Scope] = {}
+        for method, node, value in index.get(attr, ()):
+            frame = frames.get(id(method))
+            if frame is None:
+                frame = frames[id(method)] = self._method_frame(method, cls, instance)
+            binding = Binding("assign", attr, node, node.lineno, value)
+            values.append((binding, self.eval(value, frame)))
         if not values:
             return None
         merged = self.merge(f"self.{attr}", values)
@@ -1200,7 +1256,7 @@ class Evaluator:
 
     def _argparse_default(self, scope: Scope, attr: str) -> Value:
         """`args.model` after `parser.parse_args()`: the option's default, if it has one."""
-        for node in ast.walk(scope.file.tree):
+        for node in (n for s in scope.file.statements_with(b"add_argument") for n in ast.walk(s)):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             if node.func.attr != "add_argument" or not node.args:

@@ -1,15 +1,25 @@
 """A parsed Python file and its scopes, built lazily so unused parts cost nothing.
 
 The scan needs to answer "what value does this name have here?" for a handful of names
-per file. Scopes therefore index their bindings only when first asked, and only at the
-statement level (expressions are never walked to build them).
+per file, and parsing is most of its cost. So a file is cut into its top-level statements
+first (a byte-level pass that knows strings, comments, brackets and line continuations),
+and only some are parsed: those holding a needle line, and the imports and assignments
+that names resolve through. Function and class definitions without a needle are parsed
+only if a lookup reaches them. If the cut ever yields a piece that does not parse, the
+whole file is parsed instead, so the cut can cost speed but never correctness.
+
+Scopes index their bindings only when first asked, and only at the statement level
+(expressions are never walked to build them).
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +52,7 @@ class Binding:
 
     kind: BindingKind
     name: str
-    node: ast.AST
+    node: ast.AST | None
     line: int
     value: ast.expr | None = None
     module: str | None = None
@@ -50,20 +60,251 @@ class Binding:
     level: int = 0
     reason: str | None = None
     annotated: bool = False
+    chunk: Chunk | None = None  # a definition not parsed yet: `SourceFile.definition` parses it
+
+
+# Comments and string literals, so that what looks like code inside them is not taken for
+# code. Triple-quoted strings come first: they are the ones that span lines.
+_TOKEN = re.compile(
+    rb"#[^\r\n]*"
+    rb'|"""(?:[^"\\]|\\.|"(?!""))*"""'
+    rb"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    rb'|"(?:[^"\\\r\n]|\\.)*"'
+    rb"|'(?:[^'\\\r\n]|\\.)*'",
+    re.S,
+)
+_LINE_START = re.compile(rb"\n[A-Za-z_@]")
+_CONTINUES = re.compile(rb"(?:else|elif|except|finally)\b")
+_DEFINITION = re.compile(rb"(async[ \t]+def|def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass
+class Chunk:
+    """One top-level statement (with its decorators), as a byte and line range."""
+
+    start: int
+    end: int
+    line: int
+    kind: Literal["def", "class"] | None = None
+    name: str | None = None
+    body: list[ast.stmt] | None = field(default=None, repr=False)
+
+
+def split_top_level(data: bytes) -> list[Chunk]:
+    """Cut source bytes into top-level statements without parsing them.
+
+    A statement starts at a line whose first byte is a letter, `_` or `@`, outside any
+    string or backslash continuation; `else`/`elif`/`except`/`finally` and the `def`/`class`
+    under decorators continue the statement before them. Bytes before the first statement
+    (docstring, comments) form a chunk of their own.
+
+    Brackets are not tracked (that costs more than the parse it saves): a line at column 0
+    inside brackets cuts a statement in two, the piece after it is not a `def`/`class` and
+    so is parsed at once, and it cannot parse on its own, so the caller falls back to
+    parsing the whole file.
+    """
+    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(data)]
+    starts: list[int] = [0] if data[:1].isalpha() or data[:1] in (b"_", b"@") else []
+    position = 0
+    index = 0
+    for match in _LINE_START.finditer(data):
+        offset = match.start() + 1
+        while index < len(spans) and spans[index][0] < offset:
+            if spans[index][0] >= position:
+                position = spans[index][1]
+            index += 1
+        if position > offset:
+            continue  # inside a string that spans lines
+        before = data[max(0, offset - 3) : offset].rstrip(b"\r\n")
+        if before.endswith(b"\\"):
+            continue
+        starts.append(offset)
+    chunks: list[Chunk] = []
+    if not starts or starts[0] != 0:
+        chunks.append(Chunk(0, starts[0] if starts else len(data), 1))
+    line = 1
+    previous = 0
+    decorated = False
+    for offset in starts:
+        line += data.count(b"\n", previous, offset)
+        previous = offset
+        head = data[offset : offset + 64]
+        definition = _DEFINITION.match(head)
+        continues = _CONTINUES.match(head) or (decorated and (definition or head.startswith(b"@")))
+        if chunks and continues:
+            if decorated and definition:
+                chunks[-1].kind = "class" if definition.group(1) == b"class" else "def"
+                chunks[-1].name = definition.group(2).decode()
+                decorated = False
+            continue
+        decorated = head.startswith(b"@")
+        plain = not definition and not decorated
+        if (
+            plain
+            and chunks
+            and chunks[-1].kind is None
+            and not data.startswith(b"@", chunks[-1].start)
+        ):
+            continue  # consecutive plain statements are parsed together anyway
+        chunk = Chunk(offset, offset, line)
+        if definition:
+            chunk.kind = "class" if definition.group(1) == b"class" else "def"
+            chunk.name = definition.group(2).decode()
+        chunks.append(chunk)
+    for i, chunk in enumerate(chunks):
+        chunk.end = chunks[i + 1].start if i + 1 < len(chunks) else len(data)
+    return chunks
 
 
 class SourceFile:
-    """One Python file: bytes, tree, and the path used in reports."""
+    """One Python file: bytes, the statements parsed so far, and the path used in reports.
 
-    def __init__(self, path: Path, display: Path, data: bytes, tree: ast.Module) -> None:
+    `tree` holds the parsed top-level statements in source order. With `chunks`, the rest
+    of the file is parsed on demand (`ensure_lines`, `definition`); without, `tree` is the
+    whole module.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        display: Path,
+        data: bytes,
+        tree: ast.Module,
+        chunks: list[Chunk] | None = None,
+    ) -> None:
         self.path = path
         self.display = display
         self.data = data
         self.tree = tree
+        self.chunks = chunks
+        self._chunk_lines = [chunk.line for chunk in chunks] if chunks else []
+        self._visible: set[int] = set()
         self._lines: list[bytes] | None = None
         self._scopes: dict[int, Scope] = {}
-        self.module_scope = Scope("module", tree, self, None)
-        self._scopes[id(tree)] = self.module_scope
+        self._module_scope: Scope | None = None
+        self.cache: dict[tuple[str, int], object] = {}  # per-node indexes the evaluator builds
+
+    @property
+    def module_scope(self) -> Scope:
+        if self._module_scope is None:
+            self._module_scope = Scope("module", self.tree, self, None)
+            self._scopes[id(self.tree)] = self._module_scope
+        return self._module_scope
+
+    def close(self) -> None:
+        """Drop the scopes, which point back at this file, so the file is freed at once.
+
+        Without this, file and scopes form a reference cycle that only the cyclic garbage
+        collector frees, and it runs rarely for long-lived objects: memory would grow with
+        the repository. A closed file still works; its scopes are rebuilt if asked for.
+        """
+        self._scopes.clear()
+        self._module_scope = None
+        self.cache.clear()
+
+    @classmethod
+    def parse(cls, path: Path, display: Path, data: bytes, lines: Iterable[int] = ()) -> SourceFile:
+        """Parse what a scan needs first: imports, assignments and the chunks holding `lines`.
+
+        Raises SyntaxError (or ValueError for NUL bytes) when the file does not parse.
+        """
+        lone_cr = b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+        if not lone_cr:
+            chunks = split_top_level(data)
+            wanted = {i for i, chunk in enumerate(chunks) if chunk.kind is None}
+            source = cls(path, display, data, ast.Module(body=[], type_ignores=[]), chunks)
+            wanted.update(source._chunks_of(lines))
+            try:
+                source._parse_chunks(wanted)
+            except (SyntaxError, ValueError):
+                pass  # the cut or the code is wrong; the whole-file parse below tells which
+            else:
+                source._show(wanted)
+                return source
+        return cls(path, display, data, parse_python(data, str(display)))
+
+    def _chunks_of(self, lines: Iterable[int]) -> set[int]:
+        return {bisect.bisect_right(self._chunk_lines, line) - 1 for line in lines if line >= 1}
+
+    def _parse_chunks(self, indexes: Iterable[int]) -> None:
+        assert self.chunks is not None
+        todo = sorted(
+            i for i in set(indexes) if 0 <= i < len(self.chunks) and self.chunks[i].body is None
+        )
+        runs: list[list[int]] = []
+        for i in todo:
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for run in runs:
+            first, last = self.chunks[run[0]], self.chunks[run[-1]]
+            text = b"\n" * (first.line - 1) + self.data[first.start : last.end]
+            body = parse_python(text, str(self.display)).body
+            for i in run:
+                chunk = self.chunks[i]
+                end_line = self.chunks[i + 1].line if i + 1 < len(self.chunks) else 1 << 30
+                chunk.body = [stmt for stmt in body if chunk.line <= _first_line(stmt) < end_line]
+
+    def _show(self, indexes: Iterable[int]) -> None:
+        """Put parsed chunks into `tree`, in source order, and let the module re-index."""
+        assert self.chunks is not None
+        self._visible.update(indexes)
+        self.tree.body = [
+            stmt
+            for i, chunk in enumerate(self.chunks)
+            if i in self._visible
+            for stmt in chunk.body or []
+        ]
+        if self._module_scope is not None:
+            self._module_scope.reset()
+
+    def ensure_lines(self, lines: Iterable[int]) -> bool:
+        """Parse the top-level statements holding these lines into `tree`.
+
+        Returns False when one of them does not parse (a syntax error in that statement).
+        """
+        if self.chunks is None:
+            return True
+        indexes = self._chunks_of(lines) - self._visible
+        if not indexes:
+            return True
+        try:
+            self._parse_chunks(indexes)
+        except (SyntaxError, ValueError):
+            return False
+        self._show(indexes)
+        return True
+
+    def definition(self, chunk: Chunk) -> ast.stmt | None:
+        """Parse a top-level `def`/`class` that a lookup reached; None if it does not parse."""
+        if chunk.body is None:
+            assert self.chunks is not None
+            try:
+                self._parse_chunks([self.chunks.index(chunk)])
+            except (SyntaxError, ValueError):
+                return None
+        body = chunk.body or []
+        return body[0] if body else None
+
+    def lazy_definitions(self) -> Iterator[Chunk]:
+        """Top-level definitions not in `tree` (named by the cut, parsed when looked up)."""
+        for i, chunk in enumerate(self.chunks or []):
+            if chunk.kind is not None and i not in self._visible and chunk.name:
+                yield chunk
+
+    def statements_with(self, needle: bytes) -> Iterator[ast.stmt]:
+        """Every top-level statement whose bytes contain `needle`, parsing as needed."""
+        if self.chunks is None:
+            yield from self.tree.body
+            return
+        for chunk in self.chunks:
+            if needle in self.data[chunk.start : chunk.end]:
+                statement = self.definition(chunk) if chunk.kind else None
+                if chunk.kind is None:
+                    yield from chunk.body or []
+                elif statement is not None:
+                    yield statement
 
     def line_bytes(self, line: int) -> bytes:
         if self._lines is None:
@@ -106,6 +347,11 @@ class SourceFile:
         return cached
 
 
+def _first_line(stmt: ast.stmt) -> int:
+    decorators = getattr(stmt, "decorator_list", None)
+    return min([stmt.lineno, *(d.lineno for d in decorators)]) if decorators else stmt.lineno
+
+
 class Scope:
     """A module, class or function scope with its bindings, indexed on first use."""
 
@@ -142,8 +388,17 @@ class Scope:
                 _bind_block(node.body, table, self)
             else:
                 _bind_block(node.body, table, self)
+            if self.kind == "module":
+                for chunk in self.file.lazy_definitions():
+                    assert chunk.name is not None and chunk.kind is not None
+                    _add(table, Binding(chunk.kind, chunk.name, None, chunk.line, chunk=chunk))
             self._bindings = table
         return self._bindings
+
+    def reset(self) -> None:
+        self._bindings = None
+        self.globals.clear()
+        self.star_imports.clear()
 
     def lookup_local(self, name: str) -> list[Binding] | None:
         return self.bindings().get(name)

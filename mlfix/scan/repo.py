@@ -1,0 +1,157 @@
+"""Scan a whole build context, on several cores when it is large.
+
+The walk runs in the calling process and hands batches of paths to workers, which read,
+prefilter and parse them; results come back in walk order, so the output does not depend
+on the number of workers. At most two batches per worker are in flight, so memory stays
+flat however large the repository is. Small repositories (up to two batches) are scanned
+in process: starting workers would cost more than it saves.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
+from pathlib import Path
+
+from mlfix.scan.models import EMPTY_ENV, scan_data
+from mlfix.scan.prefilter import Exclude, PythonFile, filter_batch, iter_python_files
+from mlfix.scan.refs import ModelRef, ScanProblem, ScanResult
+from mlfix.scan.resolve import Evaluator, Project
+
+BATCH_FILES = 512
+MAX_JOBS = 4
+
+
+@dataclass
+class _Partial:
+    scanned: int = 0
+    parsed: int = 0
+    refs: list[ModelRef] = field(default_factory=list)
+    problems: list[ScanProblem] = field(default_factory=list)
+
+
+class _BatchScanner:
+    """Scans batches of files with one evaluator (so its module cache is shared)."""
+
+    def __init__(
+        self, root: Path, env: Mapping[str, str], transformers_version: str | None
+    ) -> None:
+        self.evaluator = Evaluator(Project(root, env, transformers_version=transformers_version))
+
+    def scan(self, batch: list[PythonFile]) -> _Partial:
+        partial = _Partial()
+        partial.scanned += len(batch)
+        for candidate in filter_batch(batch):
+            if candidate.error is not None:
+                reason = candidate.error.strerror or str(candidate.error)
+                partial.problems.append(
+                    ScanProblem(Path(candidate.file.rel), 1, f"cannot be read ({reason})")
+                )
+                continue
+            if candidate.data is None:
+                continue
+            partial.parsed += 1
+            found, trouble = scan_data(
+                candidate.data, Path(candidate.file.path), Path(candidate.file.rel), self.evaluator
+            )
+            partial.refs.extend(found)
+            partial.problems.extend(trouble)
+        return partial
+
+
+_WORKER: _BatchScanner | None = None
+
+
+def _start_worker(root: Path, env: dict[str, str], transformers_version: str | None) -> None:
+    global _WORKER
+    _WORKER = _BatchScanner(root, env, transformers_version)
+
+
+def _scan_in_worker(paths: list[str], rels: list[str]) -> _Partial:
+    assert _WORKER is not None
+    return _WORKER.scan([PythonFile(path, rel) for path, rel in zip(paths, rels, strict=True)])
+
+
+def _batches(files: Iterable[PythonFile]) -> Iterator[list[PythonFile]]:
+    batch: list[PythonFile] = []
+    for file in files:
+        batch.append(file)
+        if len(batch) >= BATCH_FILES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def default_jobs() -> int:
+    """Worker processes for a large scan: the CPUs (at most MAX_JOBS), if `fork` exists.
+
+    Only `fork` starts workers cheaply enough; elsewhere (macOS, Windows) the scan stays in
+    process.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
+
+
+def scan_repo(
+    root: Path,
+    *,
+    exclude: Exclude | None = None,
+    env: Mapping[str, str] = EMPTY_ENV,
+    transformers_version: str | None = None,
+    jobs: int | None = None,
+) -> ScanResult:
+    """Scan every Python file of a build context for model loads.
+
+    `exclude(relative_path, is_dir)` skips paths (the `.dockerignore`d ones: they are not in
+    the image). `env` is the Dockerfile's ENV/ARG values in the stage that runs the app;
+    they win over the code's defaults. `transformers_version` is the version the project
+    pins, which decides the default model of a task-only `pipeline()`. `jobs` is the number
+    of worker processes (default: `default_jobs()`). Unreadable or unparsable files become
+    problems, never errors.
+    """
+    batches = _batches(iter_python_files(root, exclude))
+    head = list(itertools.islice(batches, 2))
+    workers = default_jobs() if jobs is None else max(1, jobs)
+    total = _Partial()
+    if workers == 1 or len(head) < 2:
+        scanner = _BatchScanner(root, env, transformers_version)
+        for batch in itertools.chain(head, batches):
+            _merge(total, scanner.scan(batch))
+        scanner.evaluator.project.close()
+    else:
+        context = multiprocessing.get_context("fork")
+        # Objects the workers inherit stay out of the collector's way, so collections in a
+        # worker do not copy the parent's pages (copy-on-write) for nothing.
+        gc.freeze()
+        try:
+            with context.Pool(
+                workers, _start_worker, (root, dict(env), transformers_version)
+            ) as pool:
+                pending: deque[AsyncResult[_Partial]] = deque()
+                for batch in itertools.chain(head, batches):
+                    # Plain strings pickle several times faster than dataclass instances.
+                    paths = [file.path for file in batch]
+                    rels = [file.rel for file in batch]
+                    pending.append(pool.apply_async(_scan_in_worker, (paths, rels)))
+                    while len(pending) >= 2 * workers:
+                        _merge(total, pending.popleft().get())
+                while pending:
+                    _merge(total, pending.popleft().get())
+        finally:
+            gc.unfreeze()
+    return ScanResult(tuple(total.refs), total.scanned, total.parsed, tuple(total.problems))
+
+
+def _merge(total: _Partial, part: _Partial) -> None:
+    total.scanned += part.scanned
+    total.parsed += part.parsed
+    total.refs.extend(part.refs)
+    total.problems.extend(part.problems)
