@@ -169,3 +169,35 @@ def test_parallel_scan_gives_the_same_result_in_the_same_order(
     parallel = scan_repo(tmp_path, jobs=jobs)
     assert parallel == serial
     assert serial.files_scanned == 40 and len(serial.refs) == 14 and len(serial.problems) == 4
+
+
+def test_an_internal_error_on_one_file_is_a_problem_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(f"from transformers import pipeline\np = pipeline('{name}')\n")
+    original = repo_module.scan_data
+
+    def flaky(data: bytes, path: Path, *args: object, **kwargs: object) -> object:
+        if path.name == "a.py":
+            raise RuntimeError("boom")
+        return original(data, path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repo_module, "scan_data", flaky)
+    result = scan_repo(tmp_path, jobs=1)
+    assert [p.path for p in result.problems] == [Path("a.py")]
+    assert "RuntimeError: boom" in result.problems[0].message
+    assert [r.task for r in result.refs] == ["b.py"]
+
+
+def test_no_worker_processes_while_other_threads_run() -> None:
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert repo_module.default_jobs() == 1
+    finally:
+        stop.set()
+        thread.join()

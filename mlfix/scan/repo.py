@@ -13,6 +13,7 @@ import gc
 import itertools
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -57,9 +58,16 @@ class _BatchScanner:
             if candidate.data is None:
                 continue
             partial.parsed += 1
-            found, trouble = scan_data(
-                candidate.data, Path(candidate.file.path), Path(candidate.file.rel), self.evaluator
-            )
+            display = Path(candidate.file.rel)
+            try:
+                found, trouble = scan_data(
+                    candidate.data, Path(candidate.file.path), display, self.evaluator
+                )
+            except Exception as exc:  # one odd file must not stop the scan of a repository
+                reason = f"{type(exc).__name__}: {exc}"
+                message = f"mlfix could not scan this file ({reason}); please report it"
+                partial.problems.append(ScanProblem(display, 1, message))
+                continue
             partial.refs.extend(found)
             partial.problems.extend(trouble)
         return partial
@@ -90,12 +98,13 @@ def _batches(files: Iterable[PythonFile]) -> Iterator[list[PythonFile]]:
 
 
 def default_jobs() -> int:
-    """Worker processes for a large scan: the CPUs (at most MAX_JOBS), if `fork` exists.
+    """Worker processes for a large scan: the CPUs (at most MAX_JOBS), if `fork` is safe.
 
     Only `fork` starts workers cheaply enough; elsewhere (macOS, Windows) the scan stays in
-    process.
+    process. It also stays in process when the caller runs other threads: a fork copies
+    their locks in whatever state they are, which can deadlock the workers.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
         return 1
     return max(1, min(os.cpu_count() or 1, MAX_JOBS))
 
@@ -114,8 +123,8 @@ def scan_repo(
     the image). `env` is the Dockerfile's ENV/ARG values in the stage that runs the app;
     they win over the code's defaults. `transformers_version` is the version the project
     pins, which decides the default model of a task-only `pipeline()`. `jobs` is the number
-    of worker processes (default: `default_jobs()`). Unreadable or unparsable files become
-    problems, never errors.
+    of worker processes (default: `default_jobs()`; the result does not depend on it).
+    Unreadable or unparsable files become problems, never errors.
     """
     batches = _batches(iter_python_files(root, exclude))
     head = list(itertools.islice(batches, 2))
