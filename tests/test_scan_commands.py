@@ -54,7 +54,9 @@ def test_huggingface_cli_and_old_hub_take_several_values() -> None:
         ("a", "b"),
         (),
     )
-    [pinned] = downloads("hf download org/m --include '*.json' '*.txt'", hub_version="0.36.0")
+    [pinned] = downloads(
+        "hf download org/m --include '*.json' '*.txt'", versions={"huggingface-hub": "0.36.0"}
+    )
     assert pinned.include == ("*.json", "*.txt")
 
 

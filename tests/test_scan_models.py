@@ -80,7 +80,7 @@ def test_pipeline_positional_model() -> None:
 def test_pipeline_default_follows_the_pinned_transformers_major() -> None:
     code = "from transformers import pipeline\np = pipeline('text-generation')\n"
     v5 = one(code)
-    v4 = one(code, transformers_version="4.46.3")
+    v4 = one(code, versions={"transformers": "4.46.3"})
     assert (v5.repo_id, v5.revision) == ("HuggingFaceTB/SmolLM3-3B", "a07cc9a")
     assert (v4.repo_id, v4.revision) == ("openai-community/gpt2", "607a30d")
     assert v4.role == "pipeline-default" and v4.task == "text-generation"
@@ -89,7 +89,7 @@ def test_pipeline_default_follows_the_pinned_transformers_major() -> None:
 def test_pipeline_default_translation_pair_in_4x() -> None:
     ref = one(
         "from transformers import pipeline\np = pipeline('translation_en_to_fr')\n",
-        transformers_version="4.57",
+        versions={"Transformers": "4.57"},
     )
     assert (ref.repo_id, ref.revision) == ("google-t5/t5-base", "a9723ea")
 
@@ -538,3 +538,18 @@ def test_line_offset_for_snippets() -> None:
         line_offset=9,
     )
     assert result.refs[0].line == 10
+
+
+def test_cross_encoder_short_names_follow_the_pinned_release() -> None:
+    code = (
+        "from sentence_transformers import CrossEncoder\n"
+        "m = CrossEncoder('ms-marco-MiniLM-L6-v2')\n"
+    )
+    assert one(code).repo_id == "cross-encoder/ms-marco-MiniLM-L6-v2"
+    assert one(code, versions={"sentence_transformers": "4.1.0"}).repo_id == "ms-marco-MiniLM-L6-v2"
+    st = (
+        "from sentence_transformers import SentenceTransformer\n"
+        "m = SentenceTransformer('all-MiniLM-L6-v2')\n"
+    )
+    old = one(st, versions={"sentence-transformers": "2.7.0"})
+    assert old.repo_id == "sentence-transformers/all-MiniLM-L6-v2"

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlfix.scan.known import pinned
 from mlfix.scan.models import EMPTY_ENV, scan_source
 from mlfix.scan.refs import HubDownload, ModelRef, RunFacts, ScanProblem
 
@@ -317,13 +318,14 @@ def scan_run_command(
     line: int = 1,
     env: Mapping[str, str] = EMPTY_ENV,
     root: Path | None = None,
-    transformers_version: str | None = None,
-    hub_version: str | None = None,
+    versions: Mapping[str, str] = EMPTY_ENV,
 ) -> RunFacts:
     """What one `RUN` (shell form as a string, exec form as a list) downloads or loads.
 
     `path`/`line` locate the RUN instruction, for the refs found in `python -c` snippets.
     `env` holds the ENV/ARG values in scope, used for `$VAR` and for the snippets' lookups.
+    `versions` are the project's pinned package versions, as for `scan_repo`; the
+    huggingface_hub one decides how many values `--include` takes.
     """
     if isinstance(command, str):
         commands = split_commands(command, env)
@@ -341,6 +343,7 @@ def scan_run_command(
     modules: list[str] = []
     problems: list[ScanProblem] = []
     for simple in commands:
+        hub_version = pinned(versions, "huggingface_hub")
         download = parse_download_command(simple.words, raw=simple.raw, hub_version=hub_version)
         if download is not None:
             downloads.append(download)
@@ -355,7 +358,7 @@ def scan_run_command(
                 path,
                 env=env,
                 root=root,
-                transformers_version=transformers_version,
+                versions=versions,
                 line_offset=line - 1,
             )
             refs.extend(replace(ref, path=path) for ref in result.refs)

@@ -9,6 +9,7 @@ projects pin different releases.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # --- transformers pipeline defaults ------------------------------------------------------
@@ -144,8 +145,9 @@ def pipeline_default(task: str, transformers_version: str | None = None) -> Pipe
 
 # sentence-transformers 6.2.0, `base/model.py`: a name that is not a local directory, has no
 # "/", and whose lower-case form is not in ORIGINAL_TRANSFORMER_MODELS gets the class's
-# `default_huggingface_organization` prefix. Releases before 4.0 prefixed only
-# SentenceTransformer; CrossEncoder names were used as given.
+# `default_huggingface_organization` prefix. Before 5.0 only SentenceTransformer did (its
+# `__MODEL_HUB_ORGANIZATION__`); CrossEncoder passed the name to AutoConfig as given
+# (checked in 3.4.1 and 4.1.0), and SparseEncoder did not exist.
 SENTENCE_TRANSFORMERS_ORGS: dict[str, str | None] = {
     "SentenceTransformer": "sentence-transformers",
     "CrossEncoder": "cross-encoder",
@@ -228,8 +230,14 @@ ORIGINAL_TRANSFORMER_MODELS = frozenset(
 )
 
 
-def sentence_transformers_repo(cls: str, name: str) -> str:
-    """The hub repo sentence-transformers loads for `cls(name)` when `name` is not a local dir."""
+def sentence_transformers_repo(cls: str, name: str, version: str | None = None) -> str:
+    """The hub repo sentence-transformers loads for `cls(name)` when `name` is not a local dir.
+
+    `version` is the installed sentence-transformers; None means the newest rule.
+    """
+    major = re.match(r"\s*(\d+)", version) if version else None
+    if major and int(major.group(1)) < 5 and cls != "SentenceTransformer":
+        return name
     org = SENTENCE_TRANSFORMERS_ORGS.get(cls)
     if org is None or "/" in name or name.lower() in ORIGINAL_TRANSFORMER_MODELS:
         return name
@@ -289,3 +297,17 @@ def is_repo_id(name: str) -> bool:
 
 
 HF_HUB_PREFIXES = ("hf-hub:", "hf_hub:")
+
+
+def package_key(name: str) -> str:
+    """PEP 503 normalised name: `Sentence_Transformers` and `sentence-transformers` agree."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned(versions: Mapping[str, str], package: str) -> str | None:
+    """The version `versions` gives for a package, whatever spelling its keys use."""
+    wanted = package_key(package)
+    for name, version in versions.items():
+        if package_key(name) == wanted:
+            return version
+    return None

@@ -529,7 +529,8 @@ class ModelVisitor:
                     )
             repo = name
             if st_class is not None:
-                repo = known.sentence_transformers_repo(st_class, name)
+                version = self.project.version("sentence-transformers")
+                repo = known.sentence_transformers_repo(st_class, name, version)
                 if repo != name:
                     meta["via"] = (*value.via, f"sentence-transformers maps {name!r} to {repo!r}")
             if known.is_repo_id(repo):
@@ -724,7 +725,7 @@ class ModelVisitor:
             return self._unresolved(base, "pipeline() names neither a task nor a model")
         if not isinstance(task, Text):
             return self._unresolved(base, f"the pipeline task is unknown: {describe(task)}")
-        version = self.project.transformers_version
+        version = self.project.version("transformers")
         default = known.pipeline_default(task.value, version)
         major = known.transformers_major(version)
         if default is None:
@@ -789,7 +790,7 @@ def scan_source(
     *,
     env: MappingABC[str, str] = EMPTY_ENV,
     root: Path | None = None,
-    transformers_version: str | None = None,
+    versions: MappingABC[str, str] = EMPTY_ENV,
     line_offset: int = 0,
 ) -> ScanResult:
     """Scan one piece of Python source (a test, a `python -c` snippet, a named script).
@@ -797,7 +798,7 @@ def scan_source(
     With `root`, names imported from other project modules and local model directories are
     resolved against it. `line_offset` shifts reported lines (a snippet inside a Dockerfile).
     """
-    project = Project(root, env, transformers_version=transformers_version)
+    project = Project(root, env, versions=versions)
     data = text.encode("utf-8", ERRORS)
     file_path = Path(path)
     display = project.display(file_path) if root is not None else file_path
@@ -815,10 +816,10 @@ def scan_file(
     *,
     root: Path | None = None,
     env: MappingABC[str, str] = EMPTY_ENV,
-    transformers_version: str | None = None,
+    versions: MappingABC[str, str] = EMPTY_ENV,
 ) -> ScanResult:
     """Scan one Python file, e.g. the script a Dockerfile runs (`RUN python download.py`)."""
-    project = Project(root, env, transformers_version=transformers_version)
+    project = Project(root, env, versions=versions)
     display = project.display(path)
     try:
         data = read_bytes(str(path))

@@ -40,10 +40,8 @@ class _Partial:
 class _BatchScanner:
     """Scans batches of files with one evaluator (so its module cache is shared)."""
 
-    def __init__(
-        self, root: Path, env: Mapping[str, str], transformers_version: str | None
-    ) -> None:
-        self.evaluator = Evaluator(Project(root, env, transformers_version=transformers_version))
+    def __init__(self, root: Path, env: Mapping[str, str], versions: Mapping[str, str]) -> None:
+        self.evaluator = Evaluator(Project(root, env, versions=versions))
 
     def scan(self, batch: list[PythonFile]) -> _Partial:
         partial = _Partial()
@@ -76,9 +74,9 @@ class _BatchScanner:
 _WORKER: _BatchScanner | None = None
 
 
-def _start_worker(root: Path, env: dict[str, str], transformers_version: str | None) -> None:
+def _start_worker(root: Path, env: dict[str, str], versions: dict[str, str]) -> None:
     global _WORKER
-    _WORKER = _BatchScanner(root, env, transformers_version)
+    _WORKER = _BatchScanner(root, env, versions)
 
 
 def _scan_in_worker(paths: list[str], rels: list[str]) -> _Partial:
@@ -114,15 +112,18 @@ def scan_repo(
     *,
     exclude: Exclude | None = None,
     env: Mapping[str, str] = EMPTY_ENV,
-    transformers_version: str | None = None,
+    versions: Mapping[str, str] = EMPTY_ENV,
     jobs: int | None = None,
 ) -> ScanResult:
     """Scan every Python file of a build context for model loads.
 
     `exclude(relative_path, is_dir)` skips paths (the `.dockerignore`d ones: they are not in
     the image). `env` is the Dockerfile's ENV/ARG values in the stage that runs the app;
-    they win over the code's defaults. `transformers_version` is the version the project
-    pins, which decides the default model of a task-only `pipeline()`. `jobs` is the number
+    they win over the code's defaults. `versions` maps packages to the versions the project
+    pins (`{"transformers": "4.46.3"}`), when known: the transformers release decides the
+    default model of a task-only `pipeline()`, the sentence-transformers release whether a
+    short CrossEncoder name gets the `cross-encoder/` prefix; unknown means the newest,
+    which is what an unpinned install gets. `jobs` is the number
     of worker processes (default: `default_jobs()`; the result does not depend on it).
     Unreadable or unparsable files become problems, never errors.
     """
@@ -131,7 +132,7 @@ def scan_repo(
     workers = default_jobs() if jobs is None else max(1, jobs)
     total = _Partial()
     if workers == 1 or len(head) < 2:
-        scanner = _BatchScanner(root, env, transformers_version)
+        scanner = _BatchScanner(root, env, versions)
         for batch in itertools.chain(head, batches):
             _merge(total, scanner.scan(batch))
         scanner.evaluator.project.close()
@@ -141,9 +142,7 @@ def scan_repo(
         # worker do not copy the parent's pages (copy-on-write) for nothing.
         gc.freeze()
         try:
-            with context.Pool(
-                workers, _start_worker, (root, dict(env), transformers_version)
-            ) as pool:
+            with context.Pool(workers, _start_worker, (root, dict(env), dict(versions))) as pool:
                 pending: deque[AsyncResult[_Partial]] = deque()
                 for batch in itertools.chain(head, batches):
                     # Plain strings pickle several times faster than dataclass instances.

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 
+from mlfix.scan.known import pinned
 from mlfix.scan.prefilter import read_bytes
 from mlfix.scan.source import Binding, FunctionNode, Scope, SourceFile
 from mlfix.scan.values import (
@@ -96,17 +97,21 @@ class Project:
         root: Path | None,
         env: MappingABC[str, str],
         *,
-        transformers_version: str | None = None,
+        versions: MappingABC[str, str] | None = None,
         cache_size: int = 64,
     ) -> None:
         self.root = root.resolve() if root is not None else None
         self.env = env
         self.env_folded = {key.lower(): (key, value) for key, value in env.items()}
-        self.transformers_version = transformers_version
+        self.versions = dict(versions or {})
         self._cache: OrderedDict[Path, SourceFile | None] = OrderedDict()
         self._cache_size = cache_size
         # Which file a module name is, per search base: bounded, like the module cache.
         self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
+
+    def version(self, package: str) -> str | None:
+        """The version the project pins for a package, when the caller knows it."""
+        return pinned(self.versions, package)
 
     def display(self, path: Path) -> Path:
         if self.root is not None:
