@@ -162,3 +162,13 @@ def test_unresolved_ref_in_snippet_keeps_its_reason() -> None:
     )
     [ref] = facts.refs
     assert ref.kind is RefKind.UNRESOLVED and "sys.argv" in (ref.unresolved_reason or "")
+
+
+def test_a_script_run_by_the_dockerfile_is_scanned_with_scan_file() -> None:
+    from mlfix.scan import scan_file
+
+    root = Path(__file__).resolve().parent.parent / "fixtures" / "scan" / "argparse-script"
+    facts = scan_run_command("python download_model.py /models", path=DOCKERFILE, line=9)
+    [script] = facts.scripts
+    [ref] = scan_file(root / script, root=root).refs
+    assert (ref.repo_id, ref.path, ref.exact) == ("acme/downloaded-at-build", Path(script), False)

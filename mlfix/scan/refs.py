@@ -39,6 +39,15 @@ class ModelRef:
     than the code's default, since that is what runs in the image. `exact` is False when
     another value may reach the call at runtime (a parameter default, an argparse default):
     the fix may bake it but must not promise offline operation on its strength.
+
+    `via` explains how the name was found, innermost step first (`default of env MODEL`,
+    then `MODEL (app/config.py:3)`). `offline_safe` is False for loaders that reach the
+    network even with the files cached (llama-cpp's `Llama.from_pretrained`, a `pipeline()`
+    without a task); `notes` say why, and what else the rules should tell the user.
+    `options` keeps keyword arguments that change which files are read
+    (`use_safetensors=False`, `from_tf=True`, ...). `role` is `model`, `tokenizer`,
+    `processor`, `config`, `adapter`, `adapter-base`, `lora`, `file`, `snapshot` or
+    `pipeline-default` (the model transformers pins for a task, at `revision`).
     """
 
     kind: RefKind
