@@ -38,6 +38,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import socket
 import struct
 import threading
 from collections.abc import Iterable, Iterator
@@ -350,8 +351,9 @@ class Hub:
         self._lock = threading.Lock()
         self._hub = _Server((host, port), _Handler, self, "hub")
         self._cdn = _Server((host, 0), _Handler, self, "cdn")
-        self.url = f"http://{host}:{self._hub.server_address[1]}"
-        self.cdn_url = f"http://{host}:{self._cdn.server_address[1]}"
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self._hub.server_address[1]}"
+        self.cdn_url = f"http://{shown}:{self._cdn.server_address[1]}"
         self._threads: list[threading.Thread] = []
 
     def add(self, repo: TinyRepo) -> None:
@@ -432,6 +434,8 @@ class _Server(ThreadingHTTPServer):
     ) -> None:
         self.hub = hub
         self.role = role
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
         super().__init__(address, handler)
 
 
