@@ -580,6 +580,10 @@ def image_files(tag: str) -> dict[str, FileInfo]:
         assert proc.stdout is not None
         try:
             files = read_tree(proc.stdout)
+            # tarfile stops at the end-of-archive marker; read the padding after it, or
+            # closing the pipe early fails `docker export` with EPIPE (a race).
+            while proc.stdout.read(1 << 16):
+                pass
         finally:
             proc.stdout.close()
             _, err = proc.communicate(timeout=600)
