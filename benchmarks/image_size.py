@@ -149,7 +149,11 @@ def cache_differences(
     before: dict[str, FileInfo], after: dict[str, FileInfo], caches: tuple[str, ...]
 ) -> tuple[list[str], int]:
     """Tree differences outside the Dockerfile, and the bytes under `caches` before."""
-    ignore = tuple(p for p in VOLATILE_PATHS if not any(p.startswith(c) for c in caches))
+    ignore = tuple(
+        p
+        for p in VOLATILE_PATHS
+        if not any(p.startswith(c) or fnmatch.fnmatchcase(c + "/", p) for c in caches)
+    )
     diffs = compare_trees(before, after, ignore=(*ignore, "*/Dockerfile"))
     weight = sum(
         info.size
@@ -177,7 +181,7 @@ def measure(
         docker.image_files(old.tag), docker.image_files(new.tag), caches
     )
     return Figures(
-        source.parent.name,
+        source.parent.name if source.name == "input" else source.name,
         old.tag,
         new.tag,
         image_bytes(old.tag),

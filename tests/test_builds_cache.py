@@ -6,9 +6,10 @@ the fixed one is smaller by what those weighed. The cache-mount variants are bui
 too: BuildKit keeps the cache between builds and out of the image. The apt cases
 need Debian's mirror over the host network and skip without it.
 
-Figures (`-s` prints them; `python benchmarks/image_size.py --apt` prints the same):
-the heavy pip fixture (numpy, scipy, pandas, scikit-learn downloaded from an index)
-loses its 75 MB pip cache, the apt fixture its ~80 MB of package lists.
+Figures (`-s` prints them; `python benchmarks/image_size.py --apt` prints the first
+two): the heavy pip fixture (numpy, scipy, pandas, scikit-learn downloaded from an
+index) loses its 75 MB pip cache, the apt fixture its 83 MB of package lists, the
+uv and poetry test projects their 3.2 MB and 67 kB caches.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from tests.support.docker import (
     compare_trees,
     drop_syntax_directive,
 )
+from tests.support.projects import project_dir
 
 MIRROR = "http://deb.debian.org/debian/dists/bookworm/InRelease"
 
@@ -162,3 +164,19 @@ def test_apt_cache_mounts_build_and_reuse_the_lists(
     assert not again.step("apt-get install").cached
     assert "InRelease" in again.log
     assert "main amd64 Packages" not in again.log
+
+
+@pytest.mark.parametrize(
+    ("project", "cache"), [("uv-tiny", "/root/.cache"), ("poetry-tiny", "/root/.cache/pypoetry")]
+)
+def test_uv_and_poetry_caches_leave_the_image(
+    docker: Docker, local_index: object, tmp_path: Path, project: str, cache: str
+) -> None:
+    """uv gets `--no-cache`, poetry an `rm` of its cache and artifacts (its venvs stay)."""
+    figures = measure(
+        docker, project_dir(project), tmp_path, ("MLF202",), (cache,), network_host=True
+    )
+    print("\n" + report(figures))
+    assert figures.differences and figures.outside_caches() == []
+    assert all(d.startswith(f"only before: {cache}") for d in figures.differences)
+    assert figures.saved > 0
