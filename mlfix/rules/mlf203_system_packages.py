@@ -322,7 +322,10 @@ def _recommends(facts: Facts, layer: SystemLayer) -> Finding | None:
     if not problems:
         return None
     fix = Fix("Install only the packages named", tuple(edits), Applicability.UNSAFE)
-    notes = ("recommended packages may be ones the app needs (ca-certificates for wget...)",)
+    notes = (
+        "the app may need a package that is only recommended (wget, for one, only recommends "
+        "the ca-certificates it needs for https)",
+    )
     return Finding(
         CODE, "; ".join(dict.fromkeys(problems)), _location(model, instruction), fix, notes
     )
