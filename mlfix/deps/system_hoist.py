@@ -61,6 +61,7 @@ class Hoist:
     crossed: list[Instruction] = field(default_factory=list)
     new_copies: list[str] = field(default_factory=list)
     stays: str | None = None  # why it cannot move above the code
+    needs_code: bool = False  # it reads files that arrive with the code COPY
 
     @property
     def movable(self) -> bool:
@@ -182,6 +183,8 @@ def _plan(
     satisfied: set[str] = set()
     snapshots: list[_Snapshot] = []
     stays: str | None = None
+    elsewhere: str | None = None  # a place it would run as another USER or in another WORKDIR
+    needs_code = False
     cap: int | None = None
     above = [i for i in stage.instructions if i.index < instruction.index and i.keyword != "FROM"]
     for other in reversed(above):
@@ -192,7 +195,7 @@ def _plan(
         )
         if verdict == "barrier":
             if why and stays is None and not snapshots:
-                stays = why
+                stays, needs_code = why, True
             break
         if verdict == "carry":
             carried.append(other)
@@ -225,13 +228,25 @@ def _plan(
             )
         if other.index in moving:
             cap = moving[other.index]
-        if is_frequent(deps, other) and _same_context(states, other, instruction, layer, copies):
+        if not is_frequent(deps, other):
+            continue
+        if _same_context(states, other, instruction, layer, copies):
             snapshots.append(
                 _Snapshot(other, list(carried), list(crossed), dict(copies), list(reasons))
             )
+        elif elsewhere is None:
+            there, here = states[other.index], states[instruction.index]
+            elsewhere = (
+                f"above line {other.first_line} it would run as {there.user} in "
+                f"{there.workdir}, not as {here.user} in {here.workdir}; move it with a "
+                "USER (or WORKDIR) of its own by hand"
+            )
     if not snapshots:
-        if stays is not None:
-            return Hoist(instruction, None, Applicability.DISPLAY_ONLY, stays=stays)
+        reason = stays or elsewhere
+        if reason is not None:
+            return Hoist(
+                instruction, None, Applicability.DISPLAY_ONLY, stays=reason, needs_code=needs_code
+            )
         return None
     best = snapshots[-1]
     carried_now = [c for c in best.carried if c.index > best.anchor.index]

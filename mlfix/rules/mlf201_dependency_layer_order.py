@@ -336,7 +336,7 @@ def _between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> 
                 )
         elif keyword == "RUN" and _is_system_install(facts, instruction):
             hoist = system_hoist.plans(facts).get(instruction.index)
-            if hoist is not None and hoist.anchor is None:
+            if hoist is not None and hoist.anchor is None and hoist.needs_code:
                 staying.append(instruction)
                 _weaken(
                     plan,
