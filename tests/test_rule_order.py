@@ -11,21 +11,45 @@ three rules (with and without unsafe fixes) and on files where all three fire.
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
+import subprocess
 import textwrap
+from collections import Counter
 from pathlib import Path
 
+import dockerfile
 import pytest
 
 import mlfix.engine as engine
 from fixture_cases import Case, cases
 from mlfix.config import Settings
+from mlfix.dockerfile.model import parse
 from mlfix.engine import run_target
 from mlfix.facts import Target
 
 CODES = ("MLF201", "MLF202", "MLF203")
 ORDERS = list(itertools.permutations(CODES))
 CASES = [c for code in CODES for c in cases(code)]
+
+
+def _ours(text: str) -> list[tuple[str, int, int]]:
+    return [(i.keyword, i.first_line, i.last_line) for i in parse(text, Path("D")).instructions]
+
+
+def _boundaries(text: str) -> list[tuple[str, int, int]]:
+    """Instruction boundaries by BuildKit's own parser."""
+    return [(c.cmd.upper(), c.start_line, c.end_line) for c in dockerfile.parse_string(text)]
+
+
+def _hadolint(text: str) -> Counter[str]:
+    proc = subprocess.run(
+        ["hadolint", "--no-fail", "--format", "json", "-"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+    )
+    return Counter(item["code"] for item in json.loads(proc.stdout or b"[]"))
 
 
 def _final(target: Target, order: tuple[str, ...], unsafe: bool, mp: pytest.MonkeyPatch) -> str:
@@ -59,7 +83,12 @@ def test_fixture_reaches_one_file_in_any_rule_order(
     results = {order: _final(case.target(), order, unsafe, monkeypatch) for order in ORDERS}
     texts = set(results.values())
     assert len(texts) == 1, "\n\n".join(f"{o}:\n{t}" for o, t in results.items())
-    _settles(case.target(), texts.pop(), unsafe, tmp_path)
+    final = texts.pop()
+    _settles(case.target(), final, unsafe, tmp_path)
+    # What the three rules make together is still valid for BuildKit and for hadolint.
+    assert _ours(final) == _boundaries(final)
+    before = case.target().dockerfile.read_text()
+    assert not _hadolint(final) - _hadolint(before)
 
 
 FILES = {
