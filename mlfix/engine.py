@@ -23,6 +23,7 @@ from mlfix.model import Applicability, Edit, Finding
 from mlfix.rules import RULES, check_of
 from mlfix.rules import mlf001_unused_suppression as unused_rule
 from mlfix.textio import read_text
+from mlfix.weights import facts as weights
 
 MAX_PASSES = 12
 
@@ -50,7 +51,7 @@ class Documents:
 
 # Rule families add their own facts here, as entries of Facts.extra.
 FactProvider = Callable[[Target, Documents, DockerfileModel, Settings], dict[str, Any]]
-FACT_PROVIDERS: list[FactProvider] = [system.provide]
+FACT_PROVIDERS: list[FactProvider] = [system.provide, weights.provide]
 
 
 @dataclass

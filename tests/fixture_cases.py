@@ -50,7 +50,11 @@ class Case:
         return f"{self.code}/{self.name}"
 
     def settings(self) -> Settings:
-        return Settings(select=(self.code,), unsafe_fixes="--unsafe-fixes" in self.args)
+        args = self.args
+        weights = args[args.index("--weights") + 1] if "--weights" in args else "bake"
+        return Settings(
+            select=(self.code,), unsafe_fixes="--unsafe-fixes" in args, weights=weights
+        )
 
     def target(self, root: Path | None = None) -> Target:
         base = root or self.input

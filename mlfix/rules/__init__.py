@@ -17,6 +17,8 @@ from mlfix.rules import (
     mlf201_dependency_layer_order,
     mlf202_pip_cache_in_layer,
     mlf203_system_packages,
+    mlf301_model_downloaded_at_runtime,
+    mlf304_unresolved_model_name,
 )
 
 Check = Callable[[Facts], Iterator[Finding]]
@@ -26,6 +28,8 @@ RULES: dict[str, ModuleType] = {
     mlf201_dependency_layer_order.CODE: mlf201_dependency_layer_order,
     mlf202_pip_cache_in_layer.CODE: mlf202_pip_cache_in_layer,
     mlf203_system_packages.CODE: mlf203_system_packages,
+    mlf301_model_downloaded_at_runtime.CODE: mlf301_model_downloaded_at_runtime,
+    mlf304_unresolved_model_name.CODE: mlf304_unresolved_model_name,
 }
 
 

@@ -1,0 +1,290 @@
+"""## What it does
+Finds models the code loads from the Hugging Face Hub (`from_pretrained`,
+`SentenceTransformer`, `pipeline`, `hf_hub_download`, `snapshot_download`, diffusers,
+timm/open_clip `hf-hub:` names, peft adapters, faster-whisper sizes) that the image does
+not already contain, so every new container downloads them when it starts.
+
+## Why is this bad?
+A container that downloads its weights at start needs minutes and the network before it
+can serve: autoscaling is slow, an outage of the hub is an outage of the app, and every
+replica pays for the same bytes again. Baked at build time, the weights are one cached
+layer that a code edit (or, in a separate stage, a `requirements.txt` edit) never rebuilds.
+
+## Example
+```dockerfile
+FROM python:3.11-slim
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+CMD ["python", "serve.py"]   # serve.py: AutoTokenizer.from_pretrained("org/tiny-model")
+```
+
+## Use instead
+```dockerfile
+FROM python:3.11-slim AS weights
+RUN pip install --no-cache-dir "huggingface_hub>=1.0"
+ARG HF_ENDPOINT=https://huggingface.co
+ENV HF_HOME=/opt/hf
+RUN hf download org/tiny-model --include config.json --include tokenizer.json ...
+
+FROM python:3.11-slim
+ENV HF_HOME=/opt/hf
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY --from=weights /opt/hf/hub /opt/hf/hub
+COPY . .
+ENV HF_HUB_OFFLINE=1
+CMD ["python", "serve.py"]
+```
+The files land in the Hugging Face cache (`HF_HOME`, fixed and outside any home
+directory, so root at build time and the app's USER at runtime agree), where
+`from_pretrained("org/tiny-model")` finds them with no code change. Only the files the
+loader reads are downloaded (a tokenizer's files, safetensors weights rather than every
+format the repo carries). A pinned `revision=` is downloaded at that revision, so the
+offline lookup of the same revision finds it. When the project already names a cache
+(`HF_HOME`, `HF_HUB_CACHE`, `SENTENCE_TRANSFORMERS_HOME`, `TRANSFORMERS_CACHE`,
+`cache_dir=`), the weights go there. `HF_HUB_OFFLINE=1` is set only when every model the
+code loads was resolved and is baked. With `weights = "volume"` the compose service mounts
+the host's cache instead.
+
+Loaders that reach the network even with the files cached (llama-cpp's
+`Llama.from_pretrained`, `pipeline(model=...)` without a task) get a finding of their own,
+naming the offline-safe call.
+
+## Fix safety
+Unsafe: the fix changes what the image holds and how the app behaves. The build now
+downloads from the hub (it needs the network, and a token for gated repos: see MLF303),
+the image grows by the weights, the app gets the snapshot of build time instead of the
+newest `main` at each start, and with `HF_HUB_OFFLINE=1` it no longer reaches the hub at
+all. The include patterns take safetensors weights; a repo that has only `.bin` weights
+needs its `--include` edited, or the offline load fails. Display-only when the project pins
+a huggingface_hub too old to have a download command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from mlfix.dockerfile import edit
+from mlfix.dockerfile.model import DockerfileModel, Stage
+from mlfix.facts import Facts
+from mlfix.model import Applicability, Edit, Finding, Fix, Location
+from mlfix.scan.refs import ModelRef
+from mlfix.textio import with_newline
+from mlfix.weights import render
+from mlfix.weights.compose import HOST_CACHE, add_volume
+from mlfix.weights.facts import Download, WeightFacts
+
+CODE = "MLF301"
+NAME = "model-downloaded-at-runtime"
+SUMMARY = "A model the code loads is downloaded when the container starts"
+
+OFFLINE_SAFE = {
+    "llama-cpp": "Llama(model_path=hf_hub_download(repo_id, filename))",
+    "transformers": "pipeline(<task>, model=...)",
+}
+
+
+def check(facts: Facts) -> Iterator[Finding]:
+    weights: WeightFacts | None = facts.extra.get("weights")
+    if weights is None:
+        return
+    model = facts.dockerfile
+    stage = model.stages[weights.app_stage]
+    where = Location(model.path, stage.from_instruction.first_line)
+    for ref in weights.never_offline:
+        yield _never_offline(facts, ref, where)
+    if not weights.missing and not weights.set_hf_home:
+        return
+    if facts.settings.weights == "volume":
+        yield from _volume(facts, weights, where)
+        return
+    fix = _fix(model, stage, weights)
+    if not weights.missing:
+        yield Finding(
+            CODE,
+            "models baked at build time land in a cache the app does not read at runtime",
+            where,
+            fix,
+            notes=tuple(f"{why}" for _r, _b, why in weights.misplaced) + _offline_note(weights),
+        )
+        return
+    for download in weights.missing:
+        yield Finding(
+            CODE,
+            _message(facts, download),
+            where,
+            fix,
+            notes=_notes(facts, weights, download),
+        )
+
+
+def _display(facts: Facts, ref: ModelRef) -> str:
+    try:
+        path = ref.path.relative_to(facts.target.context)
+    except ValueError:
+        path = ref.path
+    return f"{path.as_posix()}:{ref.line}"
+
+
+def _message(facts: Facts, download: Download) -> str:
+    first = download.refs[0]
+    more = len(download.refs) - 1
+    also = f" (and {more} more)" if more else ""
+    revision = f" at {download.revision}" if download.revision else ""
+    return (
+        f"`{download.repo_id}`{revision} is downloaded when the container starts:"
+        f" {first.loader} at {_display(facts, first)}{also}; bake it in at build time"
+    )
+
+
+def _notes(facts: Facts, weights: WeightFacts, download: Download) -> tuple[str, ...]:
+    notes: list[str] = []
+    if download.filenames:
+        notes.append(f"bakes only {', '.join(download.filenames)}")
+    elif download.include is not None:
+        notes.append(f"bakes only what the loader reads: {' '.join(download.include)}")
+    else:
+        notes.append("the code reads the whole repo, so the whole repo is baked")
+    notes.append(f"into the hub cache {download.cache_dir}")
+    for ref, _bake, why in weights.misplaced:
+        if ref in download.refs:
+            notes.append(f"already downloaded at build time, but {why}")
+    for ref in download.refs:
+        notes.extend(n for n in ref.notes if n not in notes)
+    notes.extend(weights.warnings)
+    notes.extend(_offline_note(weights))
+    if weights.cli is None:
+        notes.append(
+            f"huggingface_hub {weights.hub_version} has no download command; pin 0.34 or newer"
+        )
+    return tuple(notes)
+
+
+def _offline_note(weights: WeightFacts) -> tuple[str, ...]:
+    if weights.offline_set:
+        return ()
+    if weights.offline:
+        return ("every model the code loads is baked, so the app runs with HF_HUB_OFFLINE=1",)
+    if weights.offline_blockers:
+        return (f"HF_HUB_OFFLINE stays unset: {weights.offline_blockers[0]}",)
+    return ()
+
+
+def _never_offline(facts: Facts, ref: ModelRef, where: Location) -> Finding:
+    call = OFFLINE_SAFE.get(ref.library, "a loader given the cached files")
+    return Finding(
+        CODE,
+        f"{ref.loader} at {_display(facts, ref)} reaches the hub at every start, even with the"
+        f" files baked; use {call} to run offline",
+        where,
+        None,
+        notes=ref.notes,
+    )
+
+
+def _base(model: DockerfileModel, stage: Stage) -> tuple[str, str | None]:
+    """The image the app stage starts from, through stage names, and its --platform."""
+    current: Stage | None = stage
+    platform = stage.from_instruction.flag("platform")
+    seen = 0
+    while current is not None and seen < len(model.stages):
+        seen += 1
+        base = current.base
+        parent = next(
+            (
+                s
+                for s in model.stages
+                if s.index < current.index and s.name and s.name.lower() == base.lower()
+            ),
+            None,
+        )
+        if parent is None:
+            return base, platform
+        current = parent
+        platform = platform or parent.from_instruction.flag("platform")
+    return stage.base, platform
+
+
+def _insert(model: DockerfileModel, at: int, text: str) -> Edit:
+    if at == len(model.text) and model.text and not model.text.endswith("\n"):
+        text = "\n" + text
+    return Edit.insert(model.path, at, with_newline(text, model.newline))
+
+
+def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts) -> Fix:
+    inserts: dict[int, list[str]] = {}
+
+    def add(at: int, text: str) -> None:
+        inserts.setdefault(at, []).append(text)
+
+    if weights.missing:
+        if weights.weights_stage is None:
+            base, platform = _base(model, stage)
+            add(stage.from_instruction.lead_start, render.weights_stage(base, platform, weights))
+        else:
+            last = model.stages[weights.weights_stage].instructions[-1]
+            add(last.end, render.download_run(weights.missing, weights))
+    if weights.set_hf_home:
+        add(stage.from_instruction.end, f"ENV HF_HOME={weights.cache_var[1]}\n")
+    end = stage.instructions[-1].end
+    if weights.copy_dirs:
+        at = model.instructions[weights.anchor].lead_start if weights.anchor is not None else end
+        add(at, render.copy_lines(weights))
+    if weights.offline and not weights.offline_set:
+        anchor = weights.offline_anchor
+        add(model.instructions[anchor].lead_start if anchor is not None else end,
+            "ENV HF_HUB_OFFLINE=1\n")  # fmt: skip
+    edits = tuple(_insert(model, at, "".join(texts)) for at, texts in sorted(inserts.items()))
+    how = Applicability.DISPLAY_ONLY if weights.cli is None else Applicability.UNSAFE
+    title = "bake the models into the image at build time"
+    return Fix(title, edits, how)
+
+
+def _volume(facts: Facts, weights: WeightFacts, where: Location) -> Iterator[Finding]:
+    name, value = weights.cache_var
+    container = value
+    source = HOST_CACHE if name == "HF_HOME" else HOST_CACHE + "/hub"
+    environment = {name: container}
+    if weights.offline and not weights.offline_set:
+        environment["HF_HUB_OFFLINE"] = "1"
+    fill = tuple(
+        "fill the host cache: " + render.download_command(d, weights, "hf").replace(" \\\n", "")
+        for d in weights.missing
+    )
+    service = weights.compose
+    fix: Fix | None = None
+    notes: tuple[str, ...]
+    if service is None:
+        notes = (
+            "no compose service builds this Dockerfile: run the container with"
+            f" -v ~/.cache/huggingface:{container} -e {name}={container}",
+            *fill,
+        )
+    else:
+        old = facts.texts.get(service.path)
+        new = (
+            add_volume(old, service.name, container, environment, weights.offline)
+            if old is not None
+            else None
+        )
+        mount = f"{source}:{container}"
+        notes = (f"mounts {mount} in service {service.name} of {service.path.name}", *fill)
+        if new is None or old is None:
+            fix = Fix("mount the host's Hugging Face cache", (), Applicability.DISPLAY_ONLY)
+            notes = (*notes, "the compose file cannot be rewritten keeping its layout")
+        elif new != old:
+            fix = Fix(
+                "mount the host's Hugging Face cache",
+                (edit.file_edit(service.path, old, new),),
+                Applicability.UNSAFE,
+            )
+        else:
+            return  # the service already mounts the cache and sets the variables
+    for download in weights.missing:
+        message = _message(facts, download).replace(
+            "bake it in at build time", "mount it from the host"
+        )
+        yield Finding(CODE, message, where, fix, notes=notes)

@@ -1,0 +1,80 @@
+"""The Dockerfile text MLF301 adds: a `weights` stage of `hf download` lines, and its COPY.
+
+All text is built with LF; `mlfix.dockerfile.edit` converts it to the file's line ending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlfix.weights.facts import WEIGHTS_STAGE, Download, WeightFacts
+from mlfix.weights.shell import quote
+
+INDENT = "        "
+WIDTH = 88
+# A build can point the download at a mirror (or a test endpoint) with
+# `--build-arg HF_ENDPOINT=...`; the stage's ARG keeps it out of the final image.
+ENDPOINT_ARG = "ARG HF_ENDPOINT=https://huggingface.co"
+
+
+def _wrap(first: str, pieces: Sequence[str]) -> str:
+    lines = [first]
+    for piece in pieces:
+        if len(lines[-1]) + 1 + len(piece) > WIDTH and lines[-1].strip():
+            lines[-1] += " \\"
+            lines.append(INDENT + piece)
+        else:
+            lines[-1] += " " + piece
+    return "\n".join(lines)
+
+
+def download_command(download: Download, facts: WeightFacts, cli: str | None = None) -> str:
+    """`hf download org/name --revision R --include a --include b` for one download."""
+    tool = cli or facts.cli or "hf"
+    head = f"{tool} download {quote(download.repo_id)}"
+    pieces: list[str] = []
+    if download.repo_type != "model":
+        pieces.append(f"--repo-type {download.repo_type}")
+    if download.revision:
+        pieces.append(f"--revision {quote(download.revision)}")
+    if download.cache_dir != facts.hub_dir:
+        pieces.append(f"--cache-dir {quote(download.cache_dir)}")
+    pieces.extend(quote(name) for name in download.filenames)
+    patterns = download.include or ()
+    if facts.greedy_flags and patterns:
+        pieces.append("--include " + quote(patterns[0]))
+        pieces.extend(quote(p) for p in patterns[1:])
+    else:
+        pieces.extend(f"--include {quote(p)}" for p in patterns)
+    return _wrap(head, pieces)
+
+
+def download_run(downloads: Sequence[Download], facts: WeightFacts) -> str:
+    commands = [download_command(d, facts) for d in downloads]
+    body = f" \\\n{INDENT[:4]}&& ".join(commands)
+    return f"RUN {body}\n"
+
+
+def from_line(base: str, platform: str | None) -> str:
+    flag = f"--platform={platform} " if platform else ""
+    return f"FROM {flag}{base} AS {WEIGHTS_STAGE}\n"
+
+
+def weights_stage(base: str, platform: str | None, facts: WeightFacts) -> str:
+    name, value = facts.cache_var
+    return (
+        from_line(base, platform)
+        + f'RUN pip install --no-cache-dir "{facts.hub_requirement}"\n'
+        + ENDPOINT_ARG
+        + "\n"
+        + f"ENV {name}={quote(value)}\n"
+        + download_run(facts.missing, facts)
+        + "\n"
+    )
+
+
+def copy_lines(facts: WeightFacts) -> str:
+    chown = f" --chown={facts.chown}" if facts.chown else ""
+    return "".join(
+        f"COPY --from={WEIGHTS_STAGE}{chown} {quote(d)} {quote(d)}\n" for d in facts.copy_dirs
+    )
