@@ -154,7 +154,7 @@ def _notes(facts: Facts, weights: WeightFacts, download: Download) -> tuple[str,
             notes.append(f"already downloaded at build time, but {why}")
     for ref in download.refs:
         notes.extend(n for n in ref.notes if n not in notes)
-    notes.extend(weights.warnings)
+    notes.extend(why for where, why in weights.warnings if where == download.cache_dir)
     notes.extend(_offline_note(weights))
     if weights.cli is None:
         notes.append(
@@ -226,7 +226,13 @@ def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts) -> Fix:
             add(stage.from_instruction.lead_start, render.weights_stage(base, platform, weights))
         else:
             last = model.stages[weights.weights_stage].instructions[-1]
-            add(last.end, render.download_run(weights.missing, weights))
+            body = model.text[last.start : last.end]
+            if last.keyword == "RUN" and " download " in body and body.endswith("\n"):
+                # One RUN of downloads (hadolint DL3059): the new ones chain onto it.
+                at = last.end - (2 if body.endswith("\r\n") else 1)
+                add(at, render.chained(weights.missing, weights))
+            else:
+                add(last.end, render.download_run(weights.missing, weights))
     if weights.set_hf_home:
         add(stage.from_instruction.end, f"ENV HF_HOME={weights.cache_var[1]}\n")
     end = stage.instructions[-1].end
@@ -251,7 +257,8 @@ def _volume(facts: Facts, weights: WeightFacts, where: Location) -> Iterator[Fin
     if weights.offline and not weights.offline_set:
         environment["HF_HUB_OFFLINE"] = "1"
     fill = tuple(
-        "fill the host cache: " + render.download_command(d, weights, "hf").replace(" \\\n", "")
+        "fill the host cache: "
+        + " ".join(render.download_command(d, weights, "hf").replace("\\\n", " ").split())
         for d in weights.missing
     )
     service = weights.compose

@@ -141,7 +141,7 @@ def add_volume(
     mounted = False
     for item in volumes:
         if isinstance(item, str):
-            parts = item.split(":")
+            parts = re.sub(r"\$\{[^}]*\}", "SOURCE", item).split(":")
             mounted |= len(parts) >= 2 and parts[1].rstrip("/") == container_dir.rstrip("/")
         elif isinstance(item, dict):
             mounted |= str(item.get("target", "")).rstrip("/") == container_dir.rstrip("/")

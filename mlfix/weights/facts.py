@@ -140,7 +140,7 @@ class WeightFacts:
     hub_dir: str = DEFAULT_HF_HOME + "/hub"  # the hub cache that cache_var gives
     set_hf_home: bool = False  # the app stage gets `ENV HF_HOME=...` too
     copy_dirs: tuple[str, ...] = ()  # hub caches to COPY --from the weights stage
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()  # (hub cache dir, why it may not survive)
     offline: bool = False  # HF_HUB_OFFLINE=1 may be set once the fix is applied
     offline_blockers: tuple[str, ...] = ()
     offline_set: bool = False
@@ -583,7 +583,8 @@ class Gatherer:
         bakes, unresolved_downloads = self.bakes(scan_versions, None)
         baked, missing_refs, misplaced = _match(hub_refs, bakes, lambda r: runtime(r, False))
         set_hf_home = False
-        if missing_refs and not project_cache:
+        default_home = cache.hub_cache({}, final.user, final.workdir)
+        if not project_cache and any(runtime(r, False) == default_home for r in missing_refs):
             set_hf_home = True
             bakes, unresolved_downloads = self.bakes(scan_versions, hf_home)
             baked, missing_refs, misplaced = _match(hub_refs, bakes, lambda r: runtime(r, True))
@@ -648,7 +649,7 @@ class Gatherer:
             versions=versions,
         )
 
-    def _warnings(self, dirs: Iterable[str], env: Mapping[str, str]) -> Iterable[str]:
+    def _warnings(self, dirs: Iterable[str], env: Mapping[str, str]) -> Iterable[tuple[str, str]]:
         volumes: list[str] = []
         for instruction in self.app.instructions:
             if instruction.keyword == "VOLUME":
@@ -659,13 +660,15 @@ class Gatherer:
             for volume in volumes:
                 if cache.is_under(directory, volume):
                     yield (
+                        directory,
                         f"the cache {directory} is under VOLUME {volume}: a volume mounted there"
-                        " at runtime hides the baked files"
+                        " at runtime hides the baked files",
                     )
             if cache.is_under(directory, "/tmp"):
                 yield (
+                    directory,
                     f"the cache {directory} is under /tmp, which platforms often mount empty"
-                    " (tmpfs) at runtime; a fixed HF_HOME such as /opt/hf is safer"
+                    " (tmpfs) at runtime; a fixed HF_HOME such as /opt/hf is safer",
                 )
 
     def code_copy(self) -> int | None:

@@ -55,6 +55,11 @@ def download_run(downloads: Sequence[Download], facts: WeightFacts) -> str:
     return f"RUN {body}\n"
 
 
+def chained(downloads: Sequence[Download], facts: WeightFacts) -> str:
+    """The downloads as `&& hf download ...` continuations of an existing download RUN."""
+    return "".join(f" \\\n{INDENT[:4]}&& " + download_command(d, facts) for d in downloads)
+
+
 def from_line(base: str, platform: str | None) -> str:
     flag = f"--platform={platform} " if platform else ""
     return f"FROM {flag}{base} AS {WEIGHTS_STAGE}\n"
