@@ -18,6 +18,7 @@ from mlfix.rules import (
     mlf202_pip_cache_in_layer,
     mlf203_system_packages,
     mlf301_model_downloaded_at_runtime,
+    mlf302_hub_cli_version,
     mlf304_unresolved_model_name,
 )
 
@@ -29,6 +30,7 @@ RULES: dict[str, ModuleType] = {
     mlf202_pip_cache_in_layer.CODE: mlf202_pip_cache_in_layer,
     mlf203_system_packages.CODE: mlf203_system_packages,
     mlf301_model_downloaded_at_runtime.CODE: mlf301_model_downloaded_at_runtime,
+    mlf302_hub_cli_version.CODE: mlf302_hub_cli_version,
     mlf304_unresolved_model_name.CODE: mlf304_unresolved_model_name,
 }
 
