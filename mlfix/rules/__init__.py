@@ -19,6 +19,7 @@ from mlfix.rules import (
     mlf203_system_packages,
     mlf301_model_downloaded_at_runtime,
     mlf302_hub_cli_version,
+    mlf303_hf_token_in_image,
     mlf304_unresolved_model_name,
 )
 
@@ -31,6 +32,7 @@ RULES: dict[str, ModuleType] = {
     mlf203_system_packages.CODE: mlf203_system_packages,
     mlf301_model_downloaded_at_runtime.CODE: mlf301_model_downloaded_at_runtime,
     mlf302_hub_cli_version.CODE: mlf302_hub_cli_version,
+    mlf303_hf_token_in_image.CODE: mlf303_hf_token_in_image,
     mlf304_unresolved_model_name.CODE: mlf304_unresolved_model_name,
 }
 
