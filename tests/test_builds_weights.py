@@ -20,6 +20,8 @@ from tests.support.docker import Docker, run_docker, run_mlfix
 from tests.support.hfserver import serve, tiny_model_repo
 
 CASE = FIXTURES / "MLF301" / "fires-hub-loaders-e2e" / "input"
+TRANSFORMERS_CASE = FIXTURES / "MLF301" / "fires-transformers-e2e" / "input"
+EXTRA_FORMATS = ("onnx/", "openvino/", "pytorch_model.bin", "tf_model.h5", "flax_model.msgpack")
 PINNED_SHA = "0123456789abcdef0123456789abcdef01234567"
 WANTED = {
     "org/tiny-model": {
@@ -90,3 +92,33 @@ def test_weights_survive_code_and_requirements_edits(
         again = docker.build(after, tag=first.tag, network_host=True, build_args=args)
         assert hub.fetched() == []
     assert again.is_cached("hf download org/tiny-model")
+
+
+def test_transformers_loads_the_baked_tokenizer_offline(docker: Docker, tmp_path: Path) -> None:
+    """`AutoTokenizer.from_pretrained("org/tiny-model")`, no code change, no network."""
+    before = tmp_path / "before"
+    after = tmp_path / "after"
+    shutil.copytree(TRANSFORMERS_CASE, before)
+    shutil.copytree(TRANSFORMERS_CASE, after)
+    fixed = run_mlfix("--write", "--unsafe-fixes", "--select", "MLF301", str(after))
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    with serve([tiny_model_repo()]) as hub:
+        new = docker.build(after, network_host=True, build_args={"HF_ENDPOINT": hub.url})
+        baked = set(hub.fetched("org/tiny-model"))
+        old = docker.build(before)
+        # What transformers itself reads, online, from an empty cache.
+        hub.clear()
+        online = docker.run(old.tag, "sh", "-c",
+                            f"HF_ENDPOINT={hub.url} HF_HOME=/tmp/hf python app.py",
+                            network="host", check=False)  # fmt: skip
+        read = set(hub.fetched("org/tiny-model"))
+    assert online.returncode == 0, online.stdout + online.stderr
+    assert "model.safetensors" not in baked, "a tokenizer and a config need no weights"
+    assert not any(name.startswith(EXTRA_FORMATS) for name in baked), baked
+    assert read <= baked, f"transformers reads {read - baked}, which was not baked"
+
+    loaded = docker.run(new.tag, "python", "app.py", check=False)
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    assert loaded.stdout.strip().splitlines()[-1] == "loaded bert [5, 6]"
+    unfixed = docker.run(old.tag, "python", "app.py", check=False)
+    assert unfixed.returncode != 0
