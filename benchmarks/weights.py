@@ -5,8 +5,9 @@ One run, with the real Docker engine, the tests' local base image and a local hu
 tokenizer and safetensors weights, the formats a real repo also has (ONNX, OpenVINO,
 PyTorch `.bin`, TensorFlow, Flax):
 
-1. the unfixed fixture (`fixtures/MLF301/fires-hub-loaders-e2e`) runs online against the
-   endpoint with an empty cache: what the hub sends is what the loader reads;
+1. each unfixed fixture (`fixtures/MLF301/fires-hub-loaders-e2e`: huggingface_hub loaders;
+   `fires-transformers-e2e`: `AutoTokenizer`/`AutoConfig`, the real transformers) runs online
+   against the endpoint with an empty cache: what the hub sends is what the loader reads;
 2. the seed article's bake, an unfiltered `hf download` of the repo, is the baseline;
 3. `mlfix --write --unsafe-fixes` bakes the models; the image's hub cache is measured;
 4. container start to first model load: the baked image with `--network none` against the
@@ -25,16 +26,29 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.support.docker import docker_session, ensure_base_image, run_docker, run_mlfix  # noqa: E402
-from tests.support.hfserver import TinyRepo, serve, tiny_model_repo  # noqa: E402
+from tests.support.docker import (  # noqa: E402
+    Docker,
+    docker_session,
+    ensure_base_image,
+    run_docker,
+    run_mlfix,
+)
+from tests.support.hfserver import Hub, TinyRepo, serve, tiny_model_repo  # noqa: E402
 
-CASE = ROOT / "fixtures" / "MLF301" / "fires-hub-loaders-e2e" / "input"
+CASES = {
+    "huggingface_hub loaders (snapshot_download, hf_hub_download at a pinned sha)": ROOT
+    / "fixtures/MLF301/fires-hub-loaders-e2e/input",
+    "transformers (AutoTokenizer + AutoConfig)": ROOT
+    / "fixtures/MLF301/fires-transformers-e2e/input",
+}
+REPOS = ("org/tiny-model", "org/pinned-model")
 PINNED_SHA = "0123456789abcdef0123456789abcdef01234567"
 BLOB_BYTES = (
     "import os, sys\n"
@@ -65,13 +79,61 @@ def unfiltered_download(hub_url: str, home: Path) -> None:
         raise SystemExit("the hf CLI (huggingface_hub) is needed on the host")
     env = {"HF_ENDPOINT": hub_url, "HF_HOME": str(home), "HF_HUB_DISABLE_PROGRESS_BARS": "1",
            "PATH": "/usr/bin:/bin:/usr/local/bin"}  # fmt: skip
-    for repo, revision in (("org/tiny-model", None), ("org/pinned-model", PINNED_SHA)):
-        cmd = [hf, "download", repo, *(["--revision", revision] if revision else [])]
-        subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
+    cmd = [hf, "download", "org/tiny-model"]
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=600)
+
+
+@dataclass
+class Measure:
+    name: str
+    reads: int
+    read_files: list[str]
+    baked: int
+    downloading: list[float]
+    baked_runs: list[float]
+
+
+def measure(name: str, case: Path, docker: Docker, hub: Hub, tmp: Path, runs: int) -> Measure:
+    before, after = tmp / name / "before", tmp / name / "after"
+    shutil.copytree(case, before)
+    shutil.copytree(case, after)
+    fixed = run_mlfix("--write", "--unsafe-fixes", "--select", "MLF301", str(after))
+    if fixed.returncode != 0:
+        raise SystemExit(fixed.stdout + fixed.stderr)
+    old = docker.build(before)
+    new = docker.build(after, network_host=True, build_args={"HF_ENDPOINT": hub.url})
+
+    # what the loader reads: the unfixed app, online, from an empty cache
+    online = ("--network", "host", "-e", f"HF_ENDPOINT={hub.url}", "-e", "HF_HOME=/tmp/hf")
+    hub.clear()
+    _seconds, proc = timed_run(*online, old.tag, "python", "app.py")
+    if proc.returncode != 0:
+        raise SystemExit(proc.stdout + proc.stderr)
+    reads = hub.bytes_sent()
+    read_files = sorted({f"{r}:{f}" for r in REPOS for f in hub.fetched(r)})
+
+    # what the fixed image holds in its hub cache
+    baked = int(
+        run_docker(
+            "run", "--rm", "--network", "none", "--entrypoint", "python", new.tag,
+            "-c", BLOB_BYTES, "/opt/hf/hub",
+        ).stdout.strip()
+    )  # fmt: skip
+
+    downloading: list[float] = []
+    baked_runs: list[float] = []
+    for _ in range(runs):
+        seconds, proc = timed_run(*online, old.tag, "python", "app.py")
+        assert proc.returncode == 0, proc.stderr
+        downloading.append(seconds)
+        seconds, proc = timed_run("--network", "none", new.tag, "python", "app.py")
+        assert proc.returncode == 0, proc.stderr
+        baked_runs.append(seconds)
+    return Measure(name, reads, read_files, baked, downloading, baked_runs)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--size-mib", type=float, default=16.0, help="weights and each extra")
     parser.add_argument("--runs", type=int, default=3, help="container starts per image")
     options = parser.parse_args()
@@ -82,58 +144,30 @@ def main() -> int:
         docker_session() as docker,
         serve(repos(size)) as hub,
     ):
-        before, after = Path(tmp) / "before", Path(tmp) / "after"
-        shutil.copytree(CASE, before)
-        shutil.copytree(CASE, after)
-        fixed = run_mlfix("--write", "--unsafe-fixes", "--select", "MLF301", str(after))
-        if fixed.returncode != 0:
-            raise SystemExit(fixed.stdout + fixed.stderr)
-        old = docker.build(before)
-        args = {"HF_ENDPOINT": hub.url}
-        new = docker.build(after, network_host=True, build_args=args, no_cache=True)
-
-        # 1. what the loader reads: the unfixed app, online, empty cache
-        online = ("--network", "host", "-e", f"HF_ENDPOINT={hub.url}", "-e", "HF_HOME=/tmp/hf")
-        hub.clear()
-        seconds, proc = timed_run(*online, old.tag, "python", "app.py")
-        if proc.returncode != 0:
-            raise SystemExit(proc.stdout + proc.stderr)
-        reads = hub.bytes_sent()
-        read_files = sorted({f"{r}:{f}" for r in ("org/tiny-model", "org/pinned-model")
-                             for f in hub.fetched(r)})  # fmt: skip
-
-        # 2. the seed article's unfiltered download
+        results = [
+            measure(name, case, docker, hub, Path(tmp), options.runs)
+            for name, case in CASES.items()
+        ]
         hub.clear()
         unfiltered_download(hub.url, Path(tmp) / "seed-home")
-        unfiltered = hub.bytes_sent()
+        unfiltered = hub.bytes_sent("org/tiny-model")
 
-        # 3. what the fixed image bakes
-        baked = int(
-            run_docker(
-                "run", "--rm", "--network", "none", "--entrypoint", "python", new.tag,
-                "-c", BLOB_BYTES, "/opt/hf/hub",
-            ).stdout.strip()
-        )  # fmt: skip
-
-        # 4. container start to first model load
-        downloading: list[float] = []
-        baked_runs: list[float] = []
-        for _ in range(options.runs):
-            seconds, proc = timed_run(*online, old.tag, "python", "app.py")
-            assert proc.returncode == 0, proc.stderr
-            downloading.append(seconds)
-            seconds, proc = timed_run("--network", "none", new.tag, "python", "app.py")
-            assert proc.returncode == 0, proc.stderr
-            baked_runs.append(seconds)
-
-    print(f"repo: {len(repos(size)[0].files)} files, weights {options.size_mib:g} MiB,"
-          f" {options.size_mib:g} MiB per extra format")  # fmt: skip
-    print(f"loader reads      {reads:>12,d} bytes  ({', '.join(read_files)})")
-    print(f"mlfix bakes       {baked:>12,d} bytes  ratio {baked / reads:.3f}  (target <= 1.1)")
-    print(f"seed unfiltered   {unfiltered:>12,d} bytes  ratio {unfiltered / reads:.3f}")
-    d, b = statistics.median(downloading), statistics.median(baked_runs)
-    print(f"start to first load, median of {options.runs}:"
-          f" downloading {d:.2f} s, baked {b:.2f} s ({d / b:.2f}x)")  # fmt: skip
+    print(
+        f"repo org/tiny-model: {len(repos(size)[0].files)} files, weights"
+        f" {options.size_mib:g} MiB, {options.size_mib:g} MiB per extra format;"
+        f" the seed's unfiltered `hf download` takes {unfiltered:,d} bytes"
+    )
+    for m in results:
+        print(f"\n{m.name}: the loader reads {m.reads:,d} bytes ({', '.join(m.read_files)})")
+        print(f"  mlfix bakes       {m.baked:>12,d} bytes   ratio {m.baked / m.reads:.3f}"
+              "  (target <= 1.1)")  # fmt: skip
+        tiny = sum(1 for f in m.read_files if f.startswith("org/tiny-model:"))
+        if tiny:
+            print(f"  seed unfiltered   {unfiltered:>12,d} bytes   ratio"
+                  f" {unfiltered / m.reads:.3f}")  # fmt: skip
+        d, b = statistics.median(m.downloading), statistics.median(m.baked_runs)
+        print(f"  container start to first load, median of {options.runs}:"
+              f" downloading {d:.2f} s, baked {b:.2f} s ({d / b:.2f}x)")  # fmt: skip
     return 0
 
 
