@@ -202,11 +202,14 @@ def _split_greedy(
     while i < len(args):
         text = args[i].value
         if text in PATTERN_FLAGS and i + 1 < len(args) and _positionals_seen(args, i) >= 1:
+            # A command that repeats the flag already takes one value per flag: a plain
+            # name after it is a file to download, as written.
+            repeated = sum(1 for w in args if w.value == text) > 1
             j = i + 2
             while j < len(args) and not args[j].value.startswith("-"):
-                edits.append(Edit.insert(model.path, args[j].start, f"{text} "))
-                if not is_glob(args[j].value):
-                    unsafe = True
+                if is_glob(args[j].value) or not repeated:
+                    edits.append(Edit.insert(model.path, args[j].start, f"{text} "))
+                    unsafe = unsafe or not is_glob(args[j].value)
                 j += 1
             i = j
             continue

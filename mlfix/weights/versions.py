@@ -120,6 +120,7 @@ def from_command_words(words: Iterable[str]) -> dict[str, str]:
     """Pins named on a `pip install` / `uv pip install` command line."""
     found: dict[str, str] = {}
     for word in words:
+        word = word.strip("\"'")
         pin = pin_of(word) or upper_bound(word)
         if pin:
             found.setdefault(*pin)
