@@ -49,6 +49,9 @@ offline lookup of the same revision finds it. When the project already names a c
 code loads was resolved and is baked. With `weights = "volume"` the compose service mounts
 the host's cache instead.
 
+When the Dockerfile passes a Hugging Face token (see MLF303), the downloads read it from
+the BuildKit secret `hf_token`, so gated and private repos can be baked.
+
 Loaders that reach the network even with the files cached (llama-cpp's
 `Llama.from_pretrained`, `pipeline(model=...)` without a task) get a finding of their own,
 naming the offline-safe call.

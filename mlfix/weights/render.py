@@ -28,10 +28,12 @@ def _wrap(first: str, pieces: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def download_command(download: Download, facts: WeightFacts, cli: str | None = None) -> str:
+def download_command(
+    download: Download, facts: WeightFacts, cli: str | None = None, prefix: str = ""
+) -> str:
     """`hf download org/name --revision R --include a --include b` for one download."""
     tool = cli or facts.cli or "hf"
-    head = f"{tool} download {quote(download.repo_id)}"
+    head = f"{prefix}{tool} download {quote(download.repo_id)}"
     pieces: list[str] = []
     if download.repo_type != "model":
         pieces.append(f"--repo-type {download.repo_type}")
@@ -49,10 +51,18 @@ def download_command(download: Download, facts: WeightFacts, cli: str | None = N
     return _wrap(head, pieces)
 
 
+# When the project passes a Hugging Face token (MLF303 turns it into this secret), the
+# downloads read it too: gated and private repos need it.
+SECRET_MOUNT = "--mount=type=secret,id=hf_token"
+SECRET_ENV = 'HF_TOKEN="$(cat /run/secrets/hf_token 2>/dev/null)" '
+
+
 def download_run(downloads: Sequence[Download], facts: WeightFacts) -> str:
-    commands = [download_command(d, facts) for d in downloads]
+    prefix = SECRET_ENV if facts.tokens else ""
+    commands = [download_command(d, facts, prefix=prefix) for d in downloads]
     body = f" \\\n{INDENT[:4]}&& ".join(commands)
-    return f"RUN {body}\n"
+    mount = f"{SECRET_MOUNT} \\\n{INDENT[:4]}" if facts.tokens else ""
+    return f"RUN {mount}{body}\n"
 
 
 def chained(downloads: Sequence[Download], facts: WeightFacts) -> str:
