@@ -576,6 +576,25 @@ class DockerIgnore:
         """LEGACY sends an excluded directory it walks into even if nothing below is sent."""
         return self.engine is Engine.LEGACY
 
+    def sends_file(self, relpath: str) -> bool:
+        """Whether Docker's walker sends this path: not excluded, no parent skipped unread.
+
+        A path the verdict keeps is still lost when a directory above it is excluded and
+        no `!` line can reach into it (LEGACY's literal-prefix rule is the usual cause),
+        so a `!` re-include is only proven by this, not by `excludes`.
+        """
+        path = go_clean(relpath)
+        if path == ".":
+            return True
+        parts = path.split("/")
+        verdict = _ROOT
+        for end in range(1, len(parts)):
+            directory = "/".join(parts[:end])
+            verdict = self.verdict(directory, verdict)
+            if self.dir_action(directory, verdict) is DirAction.SKIP:
+                return False
+        return not self.verdict(path, verdict).excluded
+
     def can_skip_dir(self, directory: str) -> bool:
         """Whether a walk may skip this directory unread, as Docker's own walker does."""
         return self.dir_action(directory) is DirAction.SKIP

@@ -343,6 +343,7 @@ def walk(
     summarise: Callable[[Listing], bool] | None = None,
     measure_ignored: bool = False,
     problems: list[Problem] | None = None,
+    start: str | None = None,
 ) -> Iterator[Node]:
     """Yield the entries of the context at `root`, parents before children.
 
@@ -352,6 +353,11 @@ def walk(
     `Node` with `action=SKIP`), unless `measure_ignored` asks for their sizes too, in which
     case they are walked like the rest with everything marked as not sent. Problems are
     appended to `problems` when given.
+
+    `start` (a directory relative to `root`, POSIX) walks only that subtree, its own node
+    first, with the verdicts and skips its parents give it: everything below a parent
+    Docker skips is marked as not sent. Paths stay relative to `root`. It must be a real
+    directory inside the context (no symlink on the way), else MlfixError.
     """
     state = _Walk(root, ignore)
     try:
@@ -360,11 +366,42 @@ def walk(
         raise MlfixError(root, f"cannot be read ({exc.strerror or exc})") from None
     if not stat.S_ISDIR(top.st_mode):
         raise MlfixError(root, "is not a directory")
+    first = _Enter(state.root, "", _NO_VERDICT, DirAction.WALK, (top.st_dev, top.st_ino))
+    if start is not None and start not in ("", "."):
+        first = _start(state, root, start)
     try:
-        yield from _walk(state, summarise, measure_ignored, (top.st_dev, top.st_ino))
+        yield from _walk(state, summarise, measure_ignored, first)
     finally:
         if problems is not None:
             problems.extend(state.problems)
+
+
+def _start(state: _Walk, root: Path, start: str) -> _Enter:
+    """The walk's first directory when it begins below the root, as Docker reaches it."""
+    rel = ""
+    path = str(root)
+    verdict = _NO_VERDICT
+    action = DirAction.WALK
+    st: os.stat_result | None = None
+    for name in start.strip("/").split("/"):
+        if name in ("", "."):
+            continue
+        if name == "..":
+            raise MlfixError(root / start, "is outside the build context")
+        rel = _join(rel, name)
+        path = f"{path}/{name}"
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            raise MlfixError(root / start, f"cannot be read ({exc.strerror or exc})") from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise MlfixError(root / start, "is not a directory inside the context")
+        if action is not DirAction.SKIP:
+            verdict = state.verdict(rel, verdict)
+            action = state.action(rel, verdict)
+    if st is None:
+        return _Enter(state.root, "", _NO_VERDICT, DirAction.WALK, (0, 0))
+    return _Enter(path, rel, verdict, action, (st.st_dev, st.st_ino))
 
 
 class _Enter(NamedTuple):
@@ -387,10 +424,10 @@ def _walk(
     state: _Walk,
     summarise: Callable[[Listing], bool] | None,
     measure_ignored: bool,
-    root_key: tuple[int, int],
+    first: _Enter,
 ) -> Iterator[Node]:
     ancestors: set[tuple[int, int]] = set()
-    stack: list[_Enter | _Leave] = [_Enter(state.root, "", _NO_VERDICT, DirAction.WALK, root_key)]
+    stack: list[_Enter | _Leave] = [first]
     while stack:
         item = stack.pop()
         if isinstance(item, _Leave):
@@ -614,7 +651,8 @@ class EntrySavings:
     """One proposed `.dockerignore` line and what the context loses with it.
 
     `removed` lists every junk entry the line keeps back, so a finding can name each
-    path it removes; the before/after numbers are Docker's whole transfer.
+    path it removes; the before/after numbers are Docker's whole transfer. A `!` line
+    can bring entries back: they are in `restored`, and its savings are negative.
     """
 
     line: str
@@ -623,6 +661,7 @@ class EntrySavings:
     sent_files_before: int
     sent_bytes_after: int
     sent_files_after: int
+    restored: tuple[JunkEntry, ...] = ()  # entries an earlier line removed and a `!` brings back
 
     @property
     def saved_bytes(self) -> int:
@@ -631,6 +670,13 @@ class EntrySavings:
     @property
     def saved_files(self) -> int:
         return self.sent_files_before - self.sent_files_after
+
+
+def _removed_by(ignore: DockerIgnore, junk: JunkEntry) -> bool:
+    """Whether Docker leaves the whole junk entry out under `ignore`."""
+    if junk.is_dir:
+        return ignore.excludes(junk.path) and ignore.can_skip_dir(junk.path)
+    return not ignore.sends_file(junk.path)
 
 
 @dataclass(frozen=True)
@@ -667,42 +713,45 @@ class ContextFacts:
     def savings(self, entries: Sequence[str]) -> list[EntrySavings]:
         """What each proposed line, appended in order after the current file, keeps back.
 
-        Pure arithmetic on the junk entries (no disk access): a junk entry counts as
-        removed by the first appended line after which Docker skips it whole. Entries
-        still partly re-included by a `!` line are not counted, so savings never
-        overstate. `sent_*_before`/`after` chain from line to line.
+        Pure arithmetic on the junk entries (no disk access): after each line, a junk
+        entry counts as removed when Docker skips it whole (a file: not sent; a
+        directory: excluded with nothing below that a `!` line reaches). A `!` line that
+        brings an entry back lists it in `restored` and gives its bytes back, so the
+        numbers stay right for blocks that mix exclusions and re-includes. Entries still
+        partly re-included are not counted, so savings never overstate.
+        `sent_*_before`/`after` chain from line to line.
         """
         base = self.ignore.text if self.ignore is not None else ""
         if base and not base.endswith("\n"):
             base += "\n"
         engine = self.ignore.engine if self.ignore is not None else Engine.MODERN
-        remaining = [j for j in self.junk if j.sent_files or j.sent_bytes]
+        candidates = [j for j in self.junk if j.sent_files or j.sent_bytes]
         sent_bytes, sent_files = self.sent_bytes, self.sent_files
         text = base
+        removed: set[str] = set()
         result: list[EntrySavings] = []
         for line in entries:
             text += line + "\n"
             combined = DockerIgnore.parse(text, engine=engine)
-            removed = [
-                j
-                for j in remaining
-                if combined.excludes(j.path) and (not j.is_dir or combined.can_skip_dir(j.path))
-            ]
-            remaining = [j for j in remaining if j not in removed]
-            saved_bytes = sum(j.sent_bytes for j in removed)
-            saved_files = sum(j.sent_files for j in removed)
+            now = {j.path for j in candidates if _removed_by(combined, j)}
+            gone = tuple(j for j in candidates if j.path in now - removed)
+            back = tuple(j for j in candidates if j.path in removed - now)
+            delta_bytes = sum(j.sent_bytes for j in gone) - sum(j.sent_bytes for j in back)
+            delta_files = sum(j.sent_files for j in gone) - sum(j.sent_files for j in back)
             result.append(
                 EntrySavings(
                     line,
-                    tuple(removed),
+                    gone,
                     sent_bytes,
                     sent_files,
-                    sent_bytes - saved_bytes,
-                    sent_files - saved_files,
+                    sent_bytes - delta_bytes,
+                    sent_files - delta_files,
+                    back,
                 )
             )
-            sent_bytes -= saved_bytes
-            sent_files -= saved_files
+            removed = now
+            sent_bytes -= delta_bytes
+            sent_files -= delta_files
         return result
 
     @classmethod
@@ -713,8 +762,13 @@ class ContextFacts:
         *,
         ignore_file: IgnoreFile | None = None,
         measure_ignored: bool = False,
+        visit: Callable[[Node], None] | None = None,
     ) -> ContextFacts:
-        """Walk the context once and gather sizes, junk and problems."""
+        """Walk the context once and gather sizes, junk and problems.
+
+        `visit` sees every node the walk reads (not the skipped ones), so a caller can
+        pick files out of the same walk (the Python sources, say) without a second one.
+        """
         kinds: dict[str, JunkKind] = {}
 
         def summarise(listing: Listing) -> bool:
@@ -738,6 +792,8 @@ class ContextFacts:
             if node.action is DirAction.SKIP and not measure_ignored:
                 skipped.append(node.path)
                 continue
+            if visit is not None:
+                visit(node)
             total.bytes += node.bytes
             total.files += node.files
             total.sent_bytes += node.sent_bytes
