@@ -13,6 +13,7 @@ from typing import Any
 
 from mlfix import suppress
 from mlfix.config import Settings
+from mlfix.context import facts as context_facts
 from mlfix.deps import system
 from mlfix.deps.facts import Context, gather
 from mlfix.dockerfile import edit
@@ -51,7 +52,7 @@ class Documents:
 
 # Rule families add their own facts here, as entries of Facts.extra.
 FactProvider = Callable[[Target, Documents, DockerfileModel, Settings], dict[str, Any]]
-FACT_PROVIDERS: list[FactProvider] = [system.provide, weights.provide]
+FACT_PROVIDERS: list[FactProvider] = [system.provide, weights.provide, context_facts.provide]
 
 
 @dataclass
@@ -88,7 +89,7 @@ class Session:
         self.target = target
         self.settings = settings
         text = dockerfile_text if dockerfile_text is not None else read_text(target.dockerfile)
-        self.context = Context(target.context)
+        self.context = Context(target.context, target.dockerfile, text)
         if not target.context.is_dir():
             raise MlfixError(target.context, "build context is not a readable directory")
         self.texts: dict[Path, str | None] = {target.dockerfile: text}
