@@ -14,6 +14,9 @@ from mlfix.facts import Facts
 from mlfix.model import Finding
 from mlfix.rules import (
     mlf001_unused_suppression,
+    mlf101_dockerignore_missing,
+    mlf102_junk_not_ignored,
+    mlf103_ignored_copy_source,
     mlf201_dependency_layer_order,
     mlf202_pip_cache_in_layer,
     mlf203_system_packages,
@@ -27,6 +30,9 @@ Check = Callable[[Facts], Iterator[Finding]]
 
 RULES: dict[str, ModuleType] = {
     mlf001_unused_suppression.CODE: mlf001_unused_suppression,
+    mlf101_dockerignore_missing.CODE: mlf101_dockerignore_missing,
+    mlf102_junk_not_ignored.CODE: mlf102_junk_not_ignored,
+    mlf103_ignored_copy_source.CODE: mlf103_ignored_copy_source,
     mlf201_dependency_layer_order.CODE: mlf201_dependency_layer_order,
     mlf202_pip_cache_in_layer.CODE: mlf202_pip_cache_in_layer,
     mlf203_system_packages.CODE: mlf203_system_packages,
