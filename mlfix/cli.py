@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 PROGRESS_AFTER = 0.5  # seconds before a progress bar appears (only on a terminal)
 
 
+class Weights(str, enum.Enum):
+    bake = "bake"
+    volume = "volume"
+
+
 class OutputFormat(str, enum.Enum):
     concise = "concise"
     full = "full"
@@ -526,6 +531,17 @@ def check(
             "--exit-non-zero-on-fix", help="With --write: exit 1 when any file was changed."
         ),
     ] = False,
+    weights: Annotated[
+        Weights | None,
+        typer.Option(
+            help="Bake model weights into the image, or mount them as a compose volume.",
+            show_default=False,
+        ),
+    ] = None,
+    hf_home: Annotated[
+        str | None,
+        typer.Option(help="HF_HOME inside the image for baked weights.", show_default=False),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Only results and errors; no summary.")
     ] = False,
@@ -546,6 +562,8 @@ def check(
         ignore=codes(ignore or []),
         unsafe_fixes=unsafe_fixes,
         exclude=tuple(p.strip() for value in exclude or [] for p in value.split(",") if p.strip()),
+        weights=weights.value if weights is not None else None,
+        hf_home=hf_home,
     )
     try:
         resolver = Resolver(config)

@@ -81,6 +81,8 @@ class Overrides:
     ignore: tuple[str, ...] = ()  # added to the file's `ignore`
     unsafe_fixes: bool | None = None
     exclude: tuple[str, ...] = field(default=())  # added to the file's `exclude`
+    weights: str | None = None
+    hf_home: str | None = None
 
     def settings(self, config: Config | None) -> Settings:
         config = config or Config()
@@ -90,8 +92,8 @@ class Overrides:
             select=select or (),
             ignore=config.ignore + self.ignore,
             unsafe_fixes=bool(unsafe),
-            weights=config.weights or "bake",
-            hf_home=config.hf_home,
+            weights=self.weights or config.weights or "bake",
+            hf_home=self.hf_home or config.hf_home,
         )
 
 

@@ -20,6 +20,7 @@ def _lines(text: str) -> list[str]:
 
 def unified_diff(old: str | None, new: str, name: str) -> str:
     """A diff `git apply` and `patch` accept, including the missing-final-newline marker."""
+    name = name.lstrip("/")  # an absolute path still reads `a/tmp/x`, as git writes it
     before = "/dev/null" if old is None else f"a/{name}"
     out: list[str] = []
     for line in difflib.unified_diff(_lines(old or ""), _lines(new), before, f"b/{name}"):

@@ -204,3 +204,12 @@ def test_unsafe_fix_needs_the_flag(tmp_path: Path) -> None:
     root = project(tmp_path, FIXTURES / "MLF201" / "unsafe-run-between" / "input")
     assert mlfix("--diff", root).stdout == ""
     assert "+RUN pip install" in mlfix("--diff", "--unsafe-fixes", root).stdout
+
+
+def test_weights_volume_flag_edits_the_compose_file(tmp_path: Path) -> None:
+    root = project(tmp_path, FIXTURES / "MLF301" / "fires-volume-compose" / "input")
+    baked = mlfix("--diff", "--unsafe-fixes", root).stdout
+    mounted = mlfix("--diff", "--unsafe-fixes", "--weights", "volume", root).stdout
+    assert "+FROM " in baked and "docker-compose.yml" not in baked
+    assert "+    volumes:" in mounted and "+FROM " not in mounted
+    assert mlfix("--weights", "nonsense", root).returncode == 2
