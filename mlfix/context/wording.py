@@ -173,7 +173,10 @@ def totals(ignore: IgnoreFacts, blocks: tuple[Block, ...]) -> tuple[int, int, in
 
 def before_after(ignore: IgnoreFacts, blocks: tuple[Block, ...]) -> str:
     b_bytes, b_files, a_bytes, a_files = totals(ignore, blocks)
-    return f"sent to the daemon: {amount(b_bytes, b_files)} now, {amount(a_bytes, a_files)} after"
+    return (
+        f"sent to the daemon now: {amount(b_bytes, b_files)}; after the fix: "
+        f"{amount(a_bytes, a_files)}"
+    )
 
 
 def lines_of(blocks: tuple[Block, ...]) -> list[Line]:
