@@ -359,3 +359,23 @@ def test_without_unsafe_fixes_mlf102_offers_the_rest_after_mlf101(tmp_path: Path
     (left,) = result.remaining
     assert left.code == "MLF102" and left.applicability is Applicability.UNSAFE
     assert result.passes <= 3
+
+
+def test_many_removed_paths_are_named_by_their_directories(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {"Dockerfile": APP, "serve.py": ""}
+    files.update({f"ckpt/epoch-{i:02d}.ckpt": "c" for i in range(45)})
+    files["other/last.ckpt"] = "l"
+    make(tmp_path, files)
+    (finding,) = run(tmp_path).findings
+    assert "`**/*.ckpt`  46 B, 46 files: ckpt/ (45 of them), other/last.ckpt" in finding.notes
+
+
+def test_image_paths_in_workdir_do_not_make_a_line_unsafe(tmp_path: Path) -> None:
+    dockerfile = APP.replace("WORKDIR /app", "WORKDIR /app/models")
+    make(tmp_path, {"Dockerfile": dockerfile, "serve.py": "", "app/models/x.pt": "w"})
+    assert run(tmp_path).findings[0].applicability is Applicability.SAFE
+    cmd = dockerfile.replace(
+        'CMD ["python", "serve.py"]', 'CMD ["python", "serve.py", "app/models"]'
+    )
+    make(tmp_path, {"Dockerfile": cmd})
+    assert run(tmp_path).findings[0].applicability is Applicability.UNSAFE

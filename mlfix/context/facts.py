@@ -80,6 +80,8 @@ SOURCES_LIMIT = 64_000_000  # bytes read from all source files of one context
 LOST_FILES_LIMIT = 500  # lost file paths kept for checking a re-include
 LITERAL = re.compile(rb"""(["'])([^"'\r\n]{1,400})\1""")
 GLOB = frozenset("*?[")
+# Instructions whose words may name context paths the build or the app reads.
+COMMAND_KEYWORDS = frozenset({"RUN", "CMD", "ENTRYPOINT", "ENV", "ARG"})
 
 
 class _Documents(Protocol):
@@ -451,12 +453,13 @@ def _inside(context: Path, rel: str) -> bool:
 def _tokens(path: str, is_weight: bool) -> set[str]:
     """How code may write the path: any tail of its components (`x/data`, `data`).
 
-    For a weight file its directories count too: `from_pretrained("models")` reads it.
+    For a weight file the directory holding it counts too: `from_pretrained("models")`
+    reads it.
     """
     parts = path.split("/")
     found = {"/".join(parts[i:]) for i in range(len(parts))}
-    if is_weight:
-        found |= {"/".join(parts[i:end]) for end in range(1, len(parts)) for i in range(end)}
+    if is_weight and len(parts) > 1:
+        found |= {"/".join(parts[i:-1]) for i in range(len(parts) - 1)}
     return found
 
 
@@ -507,8 +510,8 @@ def find_mentions(
                 found.setdefault(path, []).append(Mention(path, f"{rel}:{line}", literal))
     if model is not None:
         for instruction in model.instructions:
-            if instruction.keyword in ("COPY", "ADD", "FROM"):
-                continue
+            if instruction.keyword not in COMMAND_KEYWORDS:
+                continue  # COPY/ADD are handled as copies; WORKDIR and such name image paths
             for word in re.split(r"[\s\"'=,\[\]]+", instruction.value):
                 for path in _named(word, tokens):
                     where = f"{model.path.name}:{instruction.first_line}"

@@ -22,7 +22,7 @@ from mlfix.context.tree import JunkKind
 from mlfix.facts import Facts
 from mlfix.model import Location
 
-NOTE_PATHS = 12  # paths named in one note before "and N more"
+NOTE_PATHS = 40  # more paths than this in one note are named by their directories
 
 
 def ignore_facts(facts: Facts) -> IgnoreFacts | None:
@@ -63,9 +63,19 @@ def chosen(proposal: Proposal, unsafe_fixes: bool) -> tuple[Block, ...]:
 
 
 def _listing(paths: list[str]) -> str:
+    """Every path, or for many, every directory that holds them with how many it holds."""
     if len(paths) <= NOTE_PATHS:
         return ", ".join(paths)
-    return ", ".join(paths[:NOTE_PATHS]) + f" and {len(paths) - NOTE_PATHS} more"
+    by_dir: dict[str, int] = {}
+    for path in paths:
+        head = path.rstrip("/").rpartition("/")[0]
+        by_dir[head] = by_dir.get(head, 0) + 1
+    return ", ".join(
+        f"{head or '.'}/ ({count} of them)"
+        if count > 1
+        else next(p for p in paths if p.rstrip("/").rpartition("/")[0] == head)
+        for head, count in sorted(by_dir.items())
+    )
 
 
 def _unsafe_why(line: Line) -> str:
