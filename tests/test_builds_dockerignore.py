@@ -212,8 +212,7 @@ def _check_copies(
 ) -> None:
     """Nothing a COPY names is lost; what leaves the `COPY . .` destination is listed."""
     says_fails = any("the build fails" in f.message for f in result.findings if f.code == "MLF103")
-    if before is None:
-        assert says_fails, "the unfixed build failed, and no finding said it would"
+    assert (before is None) == says_fails, "a finding says the build fails: it must, and only then"
     fixed = any(
         f.code == "MLF103" and f.fix is not None and f.fix.edits
         for f in result.findings

@@ -210,3 +210,19 @@ def test_context_hides_ignored_paths_but_not_what_a_copy_names(tmp_path: Path) -
     assert context.is_dir("docs") and context.exists("docs/keep.md")
     assert not context.exists("docs/other.md")
     assert Context(tmp_path).exists("requirements.txt") is False
+
+
+def test_a_copied_venv_is_not_skipped_as_junk(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "Dockerfile": HEAD + "COPY .venv /opt/venv\n",
+            ".dockerignore": ".venv\n",
+            ".venv/pyvenv.cfg": "home = /usr/bin\n",
+            ".venv/lib/six.py": "x",
+        },
+    )
+    result = run(tmp_path)
+    (finding,) = result.findings
+    assert "the build fails" in finding.message
+    assert "!.venv\n" in fixed(result, tmp_path)

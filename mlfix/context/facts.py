@@ -568,6 +568,8 @@ def _lost_under(context: Path, ignore: DockerIgnore, copy: CopySource, match: st
     kinds: dict[str, JunkKind] = {}
 
     def summarise(listing: Listing) -> bool:
+        if listing.path == match:
+            return False  # `COPY .venv /opt/venv` wants the venv itself
         kind = classify_dir(listing)
         if kind in INCIDENTAL:
             kinds[listing.path] = kind
