@@ -16,7 +16,9 @@ Absolute times depend on the machine; the targets are ratios.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
 import random
 import resource
 import shutil
@@ -311,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"repo: {args.files} Python files ({size / 1e6:.1f} MB), {model_files} load models,"
             f" {mentions} more mention 'pipeline'/'create_model' without loading anything"
+        )
+        native = os.environ.get("LIBCST_PARSER_TYPE") != "pure"  # libcst's own rule
+        print(
+            f"parser: libcst {importlib.metadata.version('libcst')}"
+            f" ({'native' if native else 'pure Python'})"
         )
 
         # Warm the page cache and the interpreter (imports, regex compilation) first.

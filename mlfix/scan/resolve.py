@@ -12,7 +12,6 @@ passed in as `env`) before the code's default, because that is what runs.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 from collections import OrderedDict
@@ -20,9 +19,31 @@ from collections.abc import Iterator
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 
+import libcst as cst
+
 from mlfix.scan.known import pinned
 from mlfix.scan.prefilter import read_bytes
 from mlfix.scan.source import Binding, FunctionNode, Scope, SourceFile
+from mlfix.scan.syntax import (
+    Statement,
+    ast_name,
+    constant,
+    decorated_by,
+    else_body,
+    has_double_star,
+    has_fields,
+    has_starred,
+    is_string,
+    keywords,
+    last_name,
+    parameters,
+    positional,
+    str_constant,
+    string_pieces,
+    suite,
+    try_parts,
+    walk,
+)
 from mlfix.scan.values import (
     ClassRef,
     Const,
@@ -83,6 +104,9 @@ STR_METHODS = frozenset(
     }
 )
 _MAX_DEPTH = 40
+
+Evaluable = cst.BaseExpression | cst.Arg
+"""What the evaluator reads: an expression, or a call argument (`*args` is unknown)."""
 
 
 class Project:
@@ -248,67 +272,87 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.normpath(text if os.path.isabs(text) else os.path.join(os.getcwd(), text)))
 
 
-def _returns(body: list[ast.stmt]) -> Iterator[ast.Return]:
+def _blocks(stmt: Statement) -> list[list[Statement]]:
+    """The statement lists nested in a statement, in `ast`'s field order: body, orelse,
+    finalbody, then the handlers' and the match cases' bodies."""
+    if isinstance(stmt, (cst.If, cst.For, cst.While)):
+        return [suite(stmt.body), else_body(stmt.orelse)]
+    if isinstance(stmt, cst.With):
+        return [suite(stmt.body)]
+    if isinstance(stmt, (cst.Try, cst.TryStar)):
+        return [*try_parts(stmt), *(suite(handler.body) for handler in stmt.handlers)]
+    if isinstance(stmt, cst.Match):
+        return [suite(case.body) for case in stmt.cases]
+    return []
+
+
+def _operands(expr: cst.BooleanOperation) -> list[cst.BaseExpression]:
+    """`a or b or c` as one list, as `ast` has it (a parenthesized part stays one operand)."""
+    kind = type(expr.operator)
+    rights: list[cst.BaseExpression] = []
+    node: cst.BaseExpression = expr
+    while (
+        isinstance(node, cst.BooleanOperation)
+        and type(node.operator) is kind
+        and (node is expr or not node.lpar)
+    ):
+        rights.append(node.right)
+        node = node.left
+    return [node, *reversed(rights)]
+
+
+def _space(whitespace: cst.BaseParenthesizableWhitespace) -> str:
+    return whitespace.value if isinstance(whitespace, cst.SimpleWhitespace) else ""
+
+
+def _returns(body: list[Statement]) -> Iterator[cst.Return]:
     for stmt in body:
-        if isinstance(stmt, ast.Return):
+        if isinstance(stmt, cst.Return):
             yield stmt
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             continue
         else:
-            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-                inner = getattr(stmt, field, None)
-                if isinstance(inner, list):
-                    for item in inner:
-                        if isinstance(item, ast.stmt):
-                            yield from _returns([item])
-                        elif hasattr(item, "body"):
-                            yield from _returns(item.body)
+            for block in _blocks(stmt):
+                yield from _returns(block)
 
 
-def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+def _statements(body: list[Statement]) -> Iterator[Statement]:
     """Statements in a body and its nested blocks, not entering nested functions or classes."""
     for stmt in body:
         yield stmt
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
             continue
-        for name in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, name, None)
-            if isinstance(inner, list):
-                yield from _statements(inner)
-        for handler in getattr(stmt, "handlers", None) or ():
-            yield from _statements(handler.body)
-        for case in getattr(stmt, "cases", None) or ():
-            yield from _statements(case.body)
+        for block in _blocks(stmt):
+            yield from _statements(block)
 
 
 def _index_self_assignments(
-    cls: ast.ClassDef,
-) -> dict[str, list[tuple[FunctionNode, ast.stmt, ast.expr]]]:
+    cls: cst.ClassDef,
+) -> dict[str, list[tuple[FunctionNode, Statement, cst.BaseExpression]]]:
     """attr -> (method, statement, value) for every `self.attr = value` in the class's methods."""
-    index: dict[str, list[tuple[FunctionNode, ast.stmt, ast.expr]]] = {}
-    for method in cls.body:
-        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or _is_staticmethod(
-            method
-        ):
+    index: dict[str, list[tuple[FunctionNode, Statement, cst.BaseExpression]]] = {}
+    for method in suite(cls.body):
+        if not isinstance(method, cst.FunctionDef) or _is_staticmethod(method):
             continue
-        params = [*method.args.posonlyargs, *method.args.args]
+        params = parameters(method.params)
         if not params:
             continue
-        me = params[0].arg
-        for stmt in _statements(method.body):
-            if isinstance(stmt, ast.Assign):
-                targets, value = stmt.targets, stmt.value
-            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        me = params[0].name.value
+        for stmt in _statements(suite(method.body)):
+            targets: list[cst.BaseExpression]
+            if isinstance(stmt, cst.Assign):
+                targets, value = [t.target for t in stmt.targets], stmt.value
+            elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
                 targets, value = [stmt.target], stmt.value
             else:
                 continue
             for target in targets:
                 if (
-                    isinstance(target, ast.Attribute)
-                    and isinstance(target.value, ast.Name)
-                    and target.value.id == me
+                    isinstance(target, cst.Attribute)
+                    and isinstance(target.value, cst.Name)
+                    and target.value.value == me
                 ):
-                    index.setdefault(target.attr, []).append((method, stmt, value))
+                    index.setdefault(target.attr.value, []).append((method, stmt, value))
     return index
 
 
@@ -321,32 +365,20 @@ def _path_text(value: Value) -> str | None:
 
 
 def _is_staticmethod(node: FunctionNode) -> bool:
-    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+    return decorated_by(node, "staticmethod")
 
 
 def _is_classmethod(node: FunctionNode) -> bool:
-    return any(isinstance(d, ast.Name) and d.id == "classmethod" for d in node.decorator_list)
+    return decorated_by(node, "classmethod")
 
 
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
+def _last_name(node: cst.CSTNode | None) -> str | None:
+    if isinstance(node, cst.Name) and node.value in _CONSTANT_NAMES:
+        return None  # `ast` reads True, False and None as constants, not names
+    return last_name(node)
 
 
-def _last_name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    if isinstance(node, ast.Call):
-        return _last_name(node.func)
-    if isinstance(node, ast.Subscript):
-        return _last_name(node.value)
-    return None
+_CONSTANT_NAMES = frozenset({"True", "False", "None"})
 
 
 class Evaluator:
@@ -360,7 +392,7 @@ class Evaluator:
 
     # -- entry points -----------------------------------------------------------------
 
-    def eval(self, expr: ast.expr, scope: Scope) -> Value:
+    def eval(self, expr: Evaluable, scope: Scope) -> Value:
         if self._depth > _MAX_DEPTH:
             return Unknown("the value is defined too indirectly to follow")
         self._depth += 1
@@ -371,14 +403,14 @@ class Evaluator:
         finally:
             self._depth -= 1
 
-    def text(self, expr: ast.expr | None, scope: Scope) -> str | None:
+    def text(self, expr: Evaluable | None, scope: Scope) -> str | None:
         """The string an optional argument holds, or None when absent or unknown."""
         if expr is None:
             return None
         value = self.eval(expr, scope)
         return value.value if isinstance(value, Text) else None
 
-    def strings(self, expr: ast.expr | None, scope: Scope) -> tuple[str, ...] | None:
+    def strings(self, expr: Evaluable | None, scope: Scope) -> tuple[str, ...] | None:
         """A pattern argument: one string or a list of strings."""
         if expr is None:
             return None
@@ -389,7 +421,7 @@ class Evaluator:
             return tuple(item.value for item in value.items if isinstance(item, Text))
         return None
 
-    def qualname(self, expr: ast.expr, scope: Scope, depth: int = 0) -> str | None:
+    def qualname(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> str | None:
         """The imported name an expression refers to (`transformers.AutoModel`), statically.
 
         A name imported relatively (`from .models import X`) starts with "."; a class or
@@ -397,13 +429,13 @@ class Evaluator:
         """
         if depth > 8:
             return None
-        if isinstance(expr, ast.Name):
-            found = self._find_bindings(expr.id, scope)
+        if isinstance(expr, cst.Name) and expr.value not in _CONSTANT_NAMES:
+            found = self._find_bindings(expr.value, scope)
             if found is None:
                 for module, level in scope.module.star_imports:
                     if level == 0 and self.project.module_path(module, scope.file, 0) is None:
-                        return f"{module}.{expr.id}"
-                return expr.id
+                        return f"{module}.{expr.value}"
+                return expr.value
             bindings, owner = found
             if len(bindings) != 1:
                 kinds = {b.kind for b in bindings}
@@ -425,14 +457,14 @@ class Evaluator:
             if binding.kind in ("def", "class"):
                 return f"<local>.{binding.name}"
             if binding.kind == "assign" and isinstance(
-                binding.value, (ast.Name, ast.Attribute, ast.Call)
+                binding.value, (cst.Name, cst.Attribute, cst.Call)
             ):
                 return self.qualname(binding.value, owner, depth + 1)
             return None
-        if isinstance(expr, ast.Attribute):
+        if isinstance(expr, cst.Attribute):
             base = self.qualname(expr.value, scope, depth + 1)
-            return f"{base}.{expr.attr}" if base else None
-        if isinstance(expr, ast.Call):
+            return f"{base}.{expr.attr.value}" if base else None
+        if isinstance(expr, cst.Call):
             base = self.qualname(expr.func, scope, depth + 1)
             return f"{base}()" if base else None
         return None
@@ -553,9 +585,9 @@ class Evaluator:
             node = binding.node
             if node is None and binding.chunk is not None:
                 node = scope.file.definition(binding.chunk)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if isinstance(node, cst.FunctionDef):
                 return FunctionRef(node, scope)
-            if isinstance(node, ast.ClassDef):
+            if isinstance(node, cst.ClassDef):
                 return ClassRef(node, scope.file.scope(node, scope))
             return Unknown(
                 f"the definition of '{binding.name}' (line {binding.line}) does not parse"
@@ -591,15 +623,15 @@ class Evaluator:
 
     def _param(self, binding: Binding, scope: Scope) -> Value:
         function = scope.node
-        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            positional = [*function.args.posonlyargs, *function.args.args]
+        if isinstance(function, cst.FunctionDef):
+            params = parameters(function.params)
             owner = scope.parent
             if (
-                positional
-                and positional[0] is binding.node
+                params
+                and params[0] is binding.node
                 and owner is not None
                 and owner.kind == "class"
-                and isinstance(owner.node, ast.ClassDef)
+                and isinstance(owner.node, cst.ClassDef)
                 and not _is_staticmethod(function)
             ):
                 cls = ClassRef(owner.node, owner)
@@ -626,68 +658,95 @@ class Evaluator:
 
     # -- expressions ------------------------------------------------------------------
 
-    def _eval(self, expr: ast.expr, scope: Scope) -> Value:
-        if isinstance(expr, ast.Constant):
-            value = expr.value
-            if isinstance(value, str):
-                return Text(value)
-            if value is None:
-                return NoneValue()
-            if isinstance(value, bytes):
+    def _eval(self, expr: Evaluable, scope: Scope) -> Value:
+        if isinstance(expr, cst.Arg):
+            return Unknown("unpacked with *") if expr.star else self.eval(expr.value, scope)
+        if is_string(expr):
+            if has_fields(expr):
+                return self._fstring(expr, scope)
+            found, literal = constant(expr)
+            if isinstance(literal, str):
+                return Text(literal)
+            if isinstance(literal, bytes):
                 return Opaque("bytes")
-            if value is Ellipsis:
-                return Unknown("the value is '...' (required)")
-            return Const(value)
-        if isinstance(expr, ast.Name):
-            return self.lookup(expr.id, scope)
-        if isinstance(expr, ast.JoinedStr):
-            return self._fstring(expr, scope)
-        if isinstance(expr, ast.BinOp):
+            return Unknown(f"computed by an expression mlfix does not evaluate ({ast_name(expr)})")
+        if isinstance(expr, cst.Name):
+            if expr.value == "None":
+                return NoneValue()
+            if expr.value in ("True", "False"):
+                return Const(expr.value == "True")
+            return self.lookup(expr.value, scope)
+        if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary)):
+            found, number = constant(expr)
+            if found:
+                return Const(number)
+            return Unknown(f"computed by an expression mlfix does not evaluate ({ast_name(expr)})")
+        if isinstance(expr, cst.Ellipsis):
+            return Unknown("the value is '...' (required)")
+        if isinstance(expr, cst.BinaryOperation):
             return self._binop(expr, scope)
-        if isinstance(expr, ast.Attribute):
+        if isinstance(expr, cst.Attribute):
             return self._attribute(expr, scope)
-        if isinstance(expr, ast.Call):
+        if isinstance(expr, cst.Call):
             return self._call(expr, scope)
-        if isinstance(expr, ast.Subscript):
+        if isinstance(expr, cst.Subscript):
             return self._subscript(expr, scope)
-        if isinstance(expr, ast.BoolOp):
+        if isinstance(expr, cst.BooleanOperation):
             return self._boolop(expr, scope)
-        if isinstance(expr, ast.IfExp):
+        if isinstance(expr, cst.IfExp):
             body = self.eval(expr.body, scope)
             orelse = self.eval(expr.orelse, scope)
             if isinstance(body, Text) and isinstance(orelse, Text) and body.value == orelse.value:
                 return body
             shown = " or ".join(repr(v.value) for v in (body, orelse) if isinstance(v, Text))
             return Unknown("chosen at runtime by a condition" + (f" ({shown})" if shown else ""))
-        if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
-            return Sequence(tuple(self.eval(item, scope) for item in expr.elts))
-        if isinstance(expr, ast.Dict):
+        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
+            return Sequence(tuple(self._element(item, scope) for item in expr.elements))
+        if isinstance(expr, cst.Dict):
             items: list[tuple[Value, Value]] = []
-            for key, item in zip(expr.keys, expr.values, strict=True):
-                if key is None:
+            for element in expr.elements:
+                if not isinstance(element, cst.DictElement):
                     return Unknown("a dict built with ** unpacking")
-                items.append((self.eval(key, scope), self.eval(item, scope)))
+                items.append((self.eval(element.key, scope), self.eval(element.value, scope)))
             return Mapping(tuple(items))
-        if isinstance(expr, ast.Lambda):
+        if isinstance(expr, cst.Lambda):
             return FunctionRef(expr, scope)
-        if isinstance(expr, ast.NamedExpr):
+        if isinstance(expr, cst.NamedExpr):
             return self.eval(expr.value, scope)
-        if isinstance(expr, ast.Starred):
-            return Unknown("unpacked with *")
-        return Unknown(f"computed by an expression mlfix does not evaluate ({type(expr).__name__})")
+        return Unknown(f"computed by an expression mlfix does not evaluate ({ast_name(expr)})")
 
-    def _fstring(self, expr: ast.JoinedStr, scope: Scope) -> Value:
+    def _element(self, element: cst.BaseElement, scope: Scope) -> Value:
+        if isinstance(element, cst.StarredElement):
+            return Unknown("unpacked with *")
+        return self.eval(element.value, scope)
+
+    def _fstring(self, expr: cst.BaseExpression, scope: Scope) -> Value:
+        pieces = string_pieces(expr)
+        if pieces is None:
+            return Unknown("an f-string part mlfix does not evaluate")
         result = Text("")
-        for part in expr.values:
-            if isinstance(part, ast.Constant) and isinstance(part.value, str):
-                result = result.join(Text(part.value), result.value + part.value)
+        for part in pieces:
+            if isinstance(part, str):
+                result = result.join(Text(part), result.value + part)
                 continue
-            if not isinstance(part, ast.FormattedValue):
-                return Unknown("an f-string part mlfix does not evaluate")
             if part.format_spec is not None:
                 return Unknown("an f-string with a format spec")
-            value = self.eval(part.value, scope)
-            if isinstance(value, Const) and part.conversion == -1:
+            conversion = part.conversion
+            if part.equal is not None:  # f"{x=}": the expression's text, then its repr
+                label = "".join(
+                    (
+                        _space(part.whitespace_before_expression),
+                        scope.file.segment(part.expression),
+                        _space(part.whitespace_after_expression),
+                        _space(part.equal.whitespace_before),
+                        "=",
+                        _space(part.equal.whitespace_after),
+                    )
+                )
+                result = result.join(Text(label), result.value + label)
+                conversion = conversion or "r"
+            value = self.eval(part.expression, scope)
+            if isinstance(value, Const) and conversion is None:
                 value = Text(str(value.value))
             if not isinstance(value, Text):
                 return (
@@ -696,29 +755,30 @@ class Evaluator:
                     else Unknown(f"an f-string part: {describe(value)}")
                 )
             piece = value.value
-            if part.conversion == ord("r"):
+            if conversion == "r":
                 piece = repr(piece)
-            elif part.conversion == ord("a"):
+            elif conversion == "a":
                 piece = ascii(piece)
             result = result.join(value, result.value + piece)
         return result
 
-    def _binop(self, expr: ast.BinOp, scope: Scope) -> Value:
+    def _binop(self, expr: cst.BinaryOperation, scope: Scope) -> Value:
         left = self.eval(expr.left, scope)
         right = self.eval(expr.right, scope)
-        if isinstance(expr.op, ast.Add):
+        operator = expr.operator
+        if isinstance(operator, cst.Add):
             if isinstance(left, Text) and isinstance(right, Text):
                 return left.join(right, left.value + right.value)
             if isinstance(left, LocalPath) or isinstance(right, LocalPath):
                 return LocalPath(None)
-        elif isinstance(expr.op, ast.Div) and (
+        elif isinstance(operator, cst.Divide) and (
             isinstance(left, LocalPath) or isinstance(right, LocalPath)
         ):
             known = [_path_text(side) for side in (left, right)]
             return LocalPath(
                 "/".join(k for k in known if k is not None) if None not in known else None
             )
-        elif isinstance(expr.op, ast.Mod) and isinstance(left, Text):
+        elif isinstance(operator, cst.Modulo) and isinstance(left, Text):
             parts = right.items if isinstance(right, Sequence) else (right,)
             if all(isinstance(p, (Text, Const)) for p in parts):
                 args = tuple(p.value for p in parts if isinstance(p, (Text, Const)))
@@ -738,11 +798,11 @@ class Evaluator:
                 return side
         return Unknown("computed by an operation on values mlfix cannot combine")
 
-    def _boolop(self, expr: ast.BoolOp, scope: Scope) -> Value:
-        if not isinstance(expr.op, ast.Or):
+    def _boolop(self, expr: cst.BooleanOperation, scope: Scope) -> Value:
+        if not isinstance(expr.operator, cst.Or):
             return Unknown("chosen at runtime by an 'and' expression")
         skipped: list[str] = []
-        for operand in expr.values:
+        for operand in _operands(expr):
             value = self.eval(operand, scope)
             if isinstance(value, Text) and value.value:
                 env = tuple(name for name in skipped if name not in value.env_vars)
@@ -781,24 +841,25 @@ class Evaluator:
             )
         return default
 
-    def _env_call(self, call: ast.Call, scope: Scope) -> Value:
-        if not call.args:
+    def _env_call(self, call: cst.Call, scope: Scope) -> Value:
+        args = positional(call)
+        if not args:
             return Unknown("an environment lookup mlfix cannot read")
-        key = self.eval(call.args[0], scope)
+        key = self.eval(args[0], scope)
         if not isinstance(key, Text):
             return Unknown("an environment variable whose name is computed")
-        default_expr = call.args[1] if len(call.args) > 1 else None
-        for keyword in call.keywords:
-            if keyword.arg in ("default", "value"):
+        default_expr: Evaluable | None = args[1] if len(args) > 1 else None
+        for keyword in keywords(call):
+            if keyword.keyword is not None and keyword.keyword.value in ("default", "value"):
                 default_expr = keyword.value
         default = self.eval(default_expr, scope) if default_expr is not None else None
         return self.env_lookup(key.value, default)
 
     # -- attributes and subscripts ----------------------------------------------------
 
-    def _attribute(self, expr: ast.Attribute, scope: Scope) -> Value:
+    def _attribute(self, expr: cst.Attribute, scope: Scope) -> Value:
         base = self.eval(expr.value, scope)
-        return self.attribute_of(base, expr.attr)
+        return self.attribute_of(base, expr.attr.value)
 
     def attribute_of(self, base: Value, attr: str) -> Value:
         if isinstance(base, ModuleRef):
@@ -827,9 +888,9 @@ class Evaluator:
             return base
         return Unknown(f"the attribute '{attr}' of {describe(base)}")
 
-    def _subscript(self, expr: ast.Subscript, scope: Scope) -> Value:
+    def _subscript(self, expr: cst.Subscript, scope: Scope) -> Value:
         base = self.eval(expr.value, scope)
-        key = self.eval(expr.slice, scope)
+        key = self._slice(expr, scope)
         if isinstance(base, ModuleRef) and base.scope is None:
             if base.name == "os.environ":
                 if isinstance(key, Text):
@@ -854,37 +915,56 @@ class Evaluator:
             return Unknown(f"looked up with a key that is {key.reason}")
         return Unknown("looked up in a collection mlfix cannot index")
 
+    def _slice(self, expr: cst.Subscript, scope: Scope) -> Value:
+        """The key of `x[key]`; `x[a, b]` is a tuple key, as in `ast`."""
+        values: list[Value] = []
+        starred = False
+        for element in expr.slice:
+            index = element.slice
+            if isinstance(index, cst.Index):
+                if getattr(index, "star", None):
+                    starred = True
+                    values.append(Unknown("unpacked with *"))
+                else:
+                    values.append(self.eval(index.value, scope))
+            else:
+                values.append(Unknown("computed by an expression mlfix does not evaluate (Slice)"))
+        single = len(expr.slice) == 1 and not isinstance(expr.slice[0].comma, cst.Comma)
+        return values[0] if single and not starred else Sequence(tuple(values))
+
     # -- calls ------------------------------------------------------------------------
 
-    def _call(self, call: ast.Call, scope: Scope) -> Value:
+    def _call(self, call: cst.Call, scope: Scope) -> Value:
         func = call.func
-        if isinstance(func, ast.Attribute):
-            if func.attr in LOADER_METHODS:
+        if isinstance(func, cst.Attribute):
+            attr = func.attr.value
+            if attr in LOADER_METHODS:
                 return Opaque("a loaded model")
-            if func.attr == "parse_args":
+            if attr == "parse_args":
                 return ParsedArgs(scope)
-            if func.attr in STR_METHODS:
+            if attr in STR_METHODS:
                 receiver = self.eval(func.value, scope)
                 if isinstance(receiver, Text):
-                    return self._str_method(receiver, func.attr, call, scope)
+                    return self._str_method(receiver, attr, call, scope)
                 if isinstance(receiver, Unknown):
                     return receiver
-            if func.attr == "get":
+            if attr == "get":
                 receiver = self.eval(func.value, scope)
-                if isinstance(receiver, Mapping) and call.args:
-                    key = self.eval(call.args[0], scope)
+                args = positional(call)
+                if isinstance(receiver, Mapping) and args:
+                    key = self.eval(args[0], scope)
                     if isinstance(key, Text):
                         for item_key, item_value in receiver.items:
                             if isinstance(item_key, Text) and item_key.value == key.value:
                                 return item_value
-                        return self.eval(call.args[1], scope) if len(call.args) > 1 else NoneValue()
+                        return self.eval(args[1], scope) if len(args) > 1 else NoneValue()
         callee = self.eval(func, scope)
         if isinstance(callee, ModuleRef) and callee.scope is None:
             name = callee.name
             if name in ENV_GETTERS:
                 return self._env_call(call, scope)
             if name in PATH_FUNCTIONS:
-                texts = [_path_text(self.eval(arg, scope)) for arg in call.args]
+                texts = [_path_text(self.eval(arg, scope)) for arg in positional(call)]
                 joins = name in (
                     "os.path.join",
                     "pathlib.Path",
@@ -907,18 +987,19 @@ class Evaluator:
         if isinstance(callee, FunctionRef):
             return self.call_function(callee, call, scope)
         if (
-            isinstance(func, ast.Name)
+            isinstance(func, cst.Name)
             and isinstance(callee, Unknown)
             and "is not defined" in callee.reason
         ):
-            return self._builtin(func.id, call, scope)
+            return self._builtin(func.value, call, scope)
         if isinstance(callee, Unknown):
             return Unknown(f"the result of {scope.file.segment(func)}()")
         return Unknown(f"the result of calling {describe(callee)}")
 
-    def _builtin(self, name: str, call: ast.Call, scope: Scope) -> Value:
-        if name == "str" and len(call.args) == 1:
-            value = self.eval(call.args[0], scope)
+    def _builtin(self, name: str, call: cst.Call, scope: Scope) -> Value:
+        args = positional(call)
+        if name == "str" and len(args) == 1:
+            value = self.eval(args[0], scope)
             if isinstance(value, Const):
                 return Text(str(value.value))
             if isinstance(value, LocalPath):
@@ -930,10 +1011,14 @@ class Evaluator:
             return LocalPath(None)
         return Unknown(f"the result of {name}()")
 
-    def _str_method(self, receiver: Text, method: str, call: ast.Call, scope: Scope) -> Value:
-        args = [self.eval(arg, scope) for arg in call.args]
-        kwargs = {kw.arg: self.eval(kw.value, scope) for kw in call.keywords if kw.arg}
-        if any(kw.arg is None for kw in call.keywords):
+    def _str_method(self, receiver: Text, method: str, call: cst.Call, scope: Scope) -> Value:
+        args = [self.eval(arg, scope) for arg in positional(call)]
+        kwargs = {
+            kw.keyword.value: self.eval(kw.value, scope)
+            for kw in call.args
+            if kw.keyword is not None
+        }
+        if has_double_star(call):
             return Unknown("a string method called with ** arguments")
         if method == "join":
             if (
@@ -967,10 +1052,10 @@ class Evaluator:
                     if isinstance(value, Unknown)
                     else Unknown(f"a string method argument: {describe(value)}")
                 )
-        positional = plain[: len(args)]
+        given = plain[: len(args)]
         named = dict(zip(kwargs, plain[len(args) :], strict=True))
         try:
-            result = getattr(receiver.value, method)(*positional, **named)
+            result = getattr(receiver.value, method)(*given, **named)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError):
             return Unknown(f"a .{method}() mlfix cannot apply")
         if not isinstance(result, str):
@@ -978,45 +1063,45 @@ class Evaluator:
         return Text(result, merged.env_vars, merged.from_dockerfile, merged.exact, merged.via)
 
     def call_function(
-        self, function: FunctionRef, call: ast.Call | None, call_scope: Scope | None
+        self, function: FunctionRef, call: cst.Call | None, call_scope: Scope | None
     ) -> Value:
         """The value a project function returns, with the call's arguments bound."""
         node = function.node
         frame = Scope("function", node, function.scope.file, function.scope)
         overrides: dict[str, Value] = {}
         if call is not None and call_scope is not None:
-            params = [*node.args.posonlyargs, *node.args.args]
+            params = parameters(node.params)
             if function.bound is not None and params:
-                overrides[params[0].arg] = function.bound
+                overrides[params[0].name.value] = function.bound
                 params = params[1:]
-            if any(isinstance(a, ast.Starred) for a in call.args) or any(
-                k.arg is None for k in call.keywords
-            ):
+            args = positional(call)
+            if has_starred(args) or has_double_star(call):
                 return Unknown(
                     f"the result of {self._name_of(node)}() called with * or ** arguments"
                 )
-            for param, arg in zip(params, call.args, strict=False):
-                overrides[param.arg] = self.eval(arg, call_scope)
-            names = {p.arg for p in [*params, *node.args.kwonlyargs]}
-            for keyword in call.keywords:
-                if keyword.arg in names:
-                    overrides[keyword.arg] = self.eval(keyword.value, call_scope)
+            for param, arg in zip(params, args, strict=False):
+                overrides[param.name.value] = self.eval(arg, call_scope)
+            names = {p.name.value for p in [*params, *node.params.kwonly_params]}
+            for keyword in call.args:
+                if keyword.keyword is not None and keyword.keyword.value in names:
+                    overrides[keyword.keyword.value] = self.eval(keyword.value, call_scope)
         elif function.bound is not None:
-            params = [*node.args.posonlyargs, *node.args.args]
+            params = parameters(node.params)
             if params:
-                overrides[params[0].arg] = function.bound
+                overrides[params[0].name.value] = function.bound
         self._overrides[id(frame)] = overrides
         try:
-            if isinstance(node, ast.Lambda):
+            if isinstance(node, cst.Lambda):
                 return self.eval(node.body, frame)
             values: list[tuple[Binding, Value]] = []
-            for ret in _returns(node.body):
+            file = frame.file
+            for ret in _returns(suite(node.body)):
                 if ret.value is None:
-                    values.append((Binding("other", "return", ret, ret.lineno), NoneValue()))
+                    values.append((Binding("other", "return", ret, file.line(ret)), NoneValue()))
                 else:
                     values.append(
                         (
-                            Binding("assign", "return", ret, ret.lineno, ret.value),
+                            Binding("assign", "return", ret, file.line(ret), ret.value),
                             self.eval(ret.value, frame),
                         )
                     )
@@ -1027,15 +1112,16 @@ class Evaluator:
             del self._overrides[id(frame)]
 
     @staticmethod
-    def _name_of(node: FunctionNode | ast.Lambda) -> str:
-        return "<lambda>" if isinstance(node, ast.Lambda) else node.name
+    def _name_of(node: FunctionNode | cst.Lambda) -> str:
+        return "<lambda>" if isinstance(node, cst.Lambda) else node.name.value
 
     # -- classes: constants, dataclasses, pydantic settings ---------------------------
 
-    def _bases(self, cls: ClassRef) -> Iterator[tuple[ast.expr, Value]]:
+    def _bases(self, cls: ClassRef) -> Iterator[tuple[Evaluable, Value]]:
         for base in cls.node.bases:
             parent = cls.scope.parent or cls.scope.module
-            yield base, self.eval(base, parent)
+            expr: Evaluable = base if base.star else base.value
+            yield expr, self.eval(expr, parent)
 
     def is_settings(self, cls: ClassRef, depth: int = 0) -> bool:
         """A pydantic-settings class: its fields read environment variables."""
@@ -1053,19 +1139,26 @@ class Evaluator:
         case_sensitive: bool | None = None
         scope = cls.scope
         for binding in scope.lookup_local("model_config") or []:
-            if isinstance(binding.value, ast.Call):
-                for keyword in binding.value.keywords:
+            if isinstance(binding.value, cst.Call):
+                for keyword in keywords(binding.value):
                     prefix, case_sensitive = self._config_item(
-                        keyword.arg, keyword.value, scope, prefix, case_sensitive
+                        keyword.keyword.value if keyword.keyword is not None else None,
+                        keyword.value,
+                        scope,
+                        prefix,
+                        case_sensitive,
                     )
-            elif isinstance(binding.value, ast.Dict):
-                for key, item in zip(binding.value.keys, binding.value.values, strict=True):
-                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
+            elif isinstance(binding.value, cst.Dict):
+                for element in binding.value.elements:
+                    if not isinstance(element, cst.DictElement):
+                        continue
+                    key = str_constant(element.key)
+                    if key is not None:
                         prefix, case_sensitive = self._config_item(
-                            key.value, item, scope, prefix, case_sensitive
+                            key, element.value, scope, prefix, case_sensitive
                         )
         for binding in scope.lookup_local("Config") or []:
-            if binding.kind == "class" and isinstance(binding.node, ast.ClassDef):
+            if binding.kind == "class" and isinstance(binding.node, cst.ClassDef):
                 inner = scope.file.scope(binding.node, scope)
                 for name in ("env_prefix", "case_sensitive"):
                     for setting in inner.lookup_local(name) or []:
@@ -1082,7 +1175,12 @@ class Evaluator:
         return prefix or "", bool(case_sensitive)
 
     def _config_item(
-        self, key: str | None, value: ast.expr, scope: Scope, prefix: str | None, case: bool | None
+        self,
+        key: str | None,
+        value: Evaluable,
+        scope: Scope,
+        prefix: str | None,
+        case: bool | None,
     ) -> tuple[str | None, bool | None]:
         evaluated = self.eval(value, scope)
         if key == "env_prefix" and isinstance(evaluated, Text):
@@ -1096,36 +1194,38 @@ class Evaluator:
         return prefix, case
 
     def _field_parts(
-        self, value: ast.expr | None, scope: Scope
-    ) -> tuple[ast.expr | None, bool, str | None]:
+        self, value: cst.BaseExpression | None, scope: Scope
+    ) -> tuple[Evaluable | None, bool, str | None]:
         """Unwrap `Field(...)`/`field(...)`: (default expression, is_factory, env alias)."""
-        if not isinstance(value, ast.Call):
+        if not isinstance(value, cst.Call):
             return value, False, None
         name = _last_name(value.func)
         if name not in ("Field", "field"):
             return value, False, None
-        default: ast.expr | None = value.args[0] if value.args else None
+        args = positional(value)
+        default: Evaluable | None = args[0] if args else None
         factory = False
         alias: str | None = None
-        for keyword in value.keywords:
-            if keyword.arg == "default":
+        for keyword in value.args:
+            arg = keyword.keyword.value if keyword.keyword is not None else None
+            if arg == "default":
                 default = keyword.value
-            elif keyword.arg == "default_factory":
+            elif arg == "default_factory":
                 default, factory = keyword.value, True
-            elif keyword.arg in ("env", "validation_alias", "alias"):
+            elif arg in ("env", "validation_alias", "alias"):
                 evaluated = self.eval(keyword.value, scope)
-                if isinstance(evaluated, Text) and (alias is None or keyword.arg != "alias"):
+                if isinstance(evaluated, Text) and (alias is None or arg != "alias"):
                     alias = evaluated.value
         return default, factory, alias
 
     def _fields(self, cls: ClassRef) -> list[str]:
         """Field names in order, for dataclass-style positional construction."""
         names: list[str] = []
-        for stmt in cls.node.body:
-            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-                annotation = cls.scope.file.segment(stmt.annotation)
+        for stmt in suite(cls.node.body):
+            if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
+                annotation = cls.scope.file.segment(stmt.annotation.annotation)
                 if "ClassVar" not in annotation:
-                    names.append(stmt.target.id)
+                    names.append(stmt.target.value)
         return names
 
     def class_attribute(
@@ -1140,14 +1240,16 @@ class Evaluator:
         settings = self.is_settings(cls)
         if class_bindings and class_bindings[-1].kind in ("def",):
             node = class_bindings[-1].node
-            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            if any(_last_name(d) in ("property", "cached_property") for d in node.decorator_list):
+            assert isinstance(node, cst.FunctionDef)
+            if any(
+                _last_name(d.decorator) in ("property", "cached_property") for d in node.decorators
+            ):
                 return self.call_function(FunctionRef(node, scope, instance), None, None)
             return FunctionRef(node, scope, instance)
         if class_bindings:
             binding = class_bindings[-1]
             default_expr, factory, alias = self._field_parts(binding.value, scope)
-            step = f"{cls.node.name}.{attr} ({scope.file.display}:{binding.line})"
+            step = f"{cls.node.name.value}.{attr} ({scope.file.display}:{binding.line})"
             if settings:
                 if alias is not None:
                     env_name, case_sensitive = alias, False
@@ -1170,7 +1272,7 @@ class Evaluator:
                 value = self.env_lookup(env_name, default, case_sensitive=case_sensitive)
                 return value.note(step) if isinstance(value, Text) else value
             if default_expr is None:
-                return Unknown(f"{cls.node.name}.{attr} has no default (line {binding.line})")
+                return Unknown(f"{cls.node.name.value}.{attr} has no default (line {binding.line})")
             if factory:
                 callee = self.eval(default_expr, scope)
                 value = (
@@ -1190,23 +1292,22 @@ class Evaluator:
                     found = self.class_attribute(base, attr, instance, depth + 1)
                     if not (isinstance(found, Unknown) and found.reason.startswith("no attribute")):
                         return found
-        return Unknown(f"no attribute '{attr}' on {cls.node.name} that mlfix can read")
+        return Unknown(f"no attribute '{attr}' on {cls.node.name.value} that mlfix can read")
 
     def _constructor_argument(self, cls: ClassRef, attr: str, instance: Instance) -> Value | None:
         call = instance.call
         call_scope = instance.call_scope
         assert call is not None and call_scope is not None
-        for keyword in call.keywords:
-            if keyword.arg == attr:
+        for keyword in call.args:
+            if keyword.keyword is not None and keyword.keyword.value == attr:
                 return self.eval(keyword.value, call_scope)
-        if call.args and cls.scope.lookup_local("__init__") is None:
+        args = positional(call)
+        if args and cls.scope.lookup_local("__init__") is None:
             fields = self._fields(cls)
             if attr in fields:
                 index = fields.index(attr)
-                if index < len(call.args) and not any(
-                    isinstance(a, ast.Starred) for a in call.args
-                ):
-                    return self.eval(call.args[index], call_scope)
+                if index < len(args) and not has_starred(args):
+                    return self.eval(args[index], call_scope)
         return None
 
     def _self_assignments(
@@ -1224,7 +1325,7 @@ class Evaluator:
             frame = frames.get(id(method))
             if frame is None:
                 frame = frames[id(method)] = self._method_frame(method, cls, instance)
-            binding = Binding("assign", attr, node, node.lineno, value)
+            binding = Binding("assign", attr, node, cls.scope.file.line(node), value)
             values.append((binding, self.eval(value, frame)))
         if not values:
             return None
@@ -1238,7 +1339,7 @@ class Evaluator:
         """The method's scope; for `__init__` of a constructed instance, its arguments bound."""
         scope = cls.scope.file.scope(method, cls.scope)
         if (
-            method.name != "__init__"
+            method.name.value != "__init__"
             or instance is None
             or instance.call is None
             or instance.call_scope is None
@@ -1246,14 +1347,15 @@ class Evaluator:
             return scope
         frame = Scope("function", method, cls.scope.file, cls.scope)
         call = instance.call
-        params = [*method.args.posonlyargs, *method.args.args][1:]
+        params = parameters(method.params)[1:]
         overrides: dict[str, Value] = {}
-        if not any(isinstance(a, ast.Starred) for a in call.args):
-            for param, arg in zip(params, call.args, strict=False):
-                overrides[param.arg] = self.eval(arg, instance.call_scope)
-        for keyword in call.keywords:
-            if keyword.arg is not None:
-                overrides[keyword.arg] = self.eval(keyword.value, instance.call_scope)
+        args = positional(call)
+        if not has_starred(args):
+            for param, arg in zip(params, args, strict=False):
+                overrides[param.name.value] = self.eval(arg, instance.call_scope)
+        for keyword in call.args:
+            if keyword.keyword is not None:
+                overrides[keyword.keyword.value] = self.eval(keyword.value, instance.call_scope)
         self._overrides[id(frame)] = overrides
         return frame
 
@@ -1261,24 +1363,25 @@ class Evaluator:
 
     def _argparse_default(self, scope: Scope, attr: str) -> Value:
         """`args.model` after `parser.parse_args()`: the option's default, if it has one."""
-        for node in (n for s in scope.file.statements_with(b"add_argument") for n in ast.walk(s)):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        for node in (n for s in scope.file.statements_with(b"add_argument") for n in walk(s)):
+            if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
                 continue
-            if node.func.attr != "add_argument" or not node.args:
+            args = positional(node)
+            if node.func.attr.value != "add_argument" or not args:
                 continue
             flags = [
-                a.value
-                for a in node.args
-                if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                flag for a in args if not a.star and (flag := str_constant(a.value)) is not None
             ]
             if not flags:
                 continue
             dest: str | None = None
-            default: ast.expr | None = None
-            for keyword in node.keywords:
-                if keyword.arg == "dest" and isinstance(keyword.value, ast.Constant):
-                    dest = str(keyword.value.value)
-                elif keyword.arg == "default":
+            default: cst.BaseExpression | None = None
+            for keyword in keywords(node):
+                arg = keyword.keyword.value if keyword.keyword is not None else None
+                found, literal = constant(keyword.value)
+                if arg == "dest" and found:
+                    dest = str(literal)
+                elif arg == "default":
                     default = keyword.value
             if dest is None:
                 longs = [f for f in flags if f.startswith("--")]

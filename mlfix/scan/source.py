@@ -3,42 +3,72 @@
 The scan needs to answer "what value does this name have here?" for a handful of names
 per file, and parsing is most of its cost. So a file is cut into its top-level statements
 first (a byte-level pass that knows strings, comments, brackets and line continuations),
-and only some are parsed: those holding a needle line, and the imports and assignments
-that names resolve through. Function and class definitions without a needle are parsed
-only if a lookup reaches them. If the cut ever yields a piece that does not parse, the
-whole file is parsed instead, so the cut can cost speed but never correctness.
+and only some are parsed, with libcst: those holding a needle line, and the imports and
+assignments that names resolve through. Function and class definitions without a needle
+are parsed only if a lookup reaches them. The statements wanted at one time are parsed
+in one libcst call (`syntax.parse_pieces`). If the cut ever yields a piece that does not
+parse, the whole file is parsed instead, so the cut can cost speed but never correctness.
 
-Scopes index their bindings only when first asked, and only at the statement level
-(expressions are never walked to build them).
+Positions (lines, columns, source segments) are the `ast` ones, computed from the libcst
+tree on first use (`syntax.Unit`). Scopes index their bindings only when first asked, and
+only at the statement level (expressions are never walked to build them).
 """
 
 from __future__ import annotations
 
-import ast
 import bisect
 import re
-import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mlfix.textio import ERRORS
+import libcst as cst
 
-FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-ScopeNode = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+from mlfix.scan.syntax import (
+    WORD_BYTES,
+    NoPosition,
+    ParseFailure,
+    Statement,
+    Unit,
+    decode,
+    diagnose,
+    dotted,
+    else_body,
+    flat,
+    parameters,
+    parse_module,
+    parse_pieces,
+    star_parameters,
+    suite,
+    try_parts,
+)
+
+
+class ModuleTree:
+    """The top-level statements parsed so far, in source order: what the module scope reads."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: list[cst.BaseStatement] | None = None) -> None:
+        self.body: list[cst.BaseStatement] = body if body is not None else []
+
+
+FunctionNode = cst.FunctionDef
+ScopeNode = ModuleTree | cst.ClassDef | cst.FunctionDef | cst.Lambda
 BindingKind = Literal["assign", "import", "from", "def", "class", "param", "field", "other"]
 
 
-def parse_python(data: bytes, filename: str) -> ast.Module:
-    """Parse bytes (so a PEP 263 coding cookie is honoured) without printing warnings.
+def parse_python(data: bytes, filename: str) -> Unit:
+    """Parse a whole file with libcst (a PEP 263 coding cookie is honoured).
 
-    SyntaxWarnings (invalid escapes in old code) would go to the user's terminal, and they
-    are the scanned project's business, not mlfix's.
+    Raises SyntaxError (ValueError for NUL bytes) worded as CPython words it.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ast.parse(data, filename=filename)
+    try:
+        module = parse_module(decode(data))
+    except ParseFailure as failure:
+        raise diagnose(data, filename, failure) from None
+    return Unit(module, [1], [1])
 
 
 @dataclass(frozen=True)
@@ -52,9 +82,9 @@ class Binding:
 
     kind: BindingKind
     name: str
-    node: ast.AST | None
+    node: cst.CSTNode | None
     line: int
-    value: ast.expr | None = None
+    value: cst.BaseExpression | None = None
     module: str | None = None
     attr: str | None = None
     level: int = 0
@@ -76,6 +106,27 @@ _TOKEN = re.compile(
 _LINE_START = re.compile(rb"\n[A-Za-z_@]")
 _CONTINUES = re.compile(rb"(?:else|elif|except|finally)\b")
 _DEFINITION = re.compile(rb"(async[ \t]+def|def|class)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+_STAR_IMPORT = re.compile(rb"import[\s\\]*\*")
+
+
+def word_offsets(data: bytes, word: bytes) -> Iterator[int]:
+    """Where `word` occurs in the bytes as a whole word (not inside a longer ASCII name).
+
+    A plain `find` loop: a regex with a look-behind first cannot use the fast literal
+    search. A non-ASCII neighbour counts as a word boundary, which can only add matches.
+    """
+    if not word:
+        return
+    find = data.find
+    size = len(word)
+    position = find(word)
+    while position >= 0:
+        end = position + size
+        if (position == 0 or data[position - 1] not in WORD_BYTES) and (
+            end >= len(data) or data[end] not in WORD_BYTES
+        ):
+            yield position
+        position = find(word, end)
 
 
 @dataclass
@@ -87,21 +138,22 @@ class Chunk:
     line: int
     kind: Literal["def", "class"] | None = None
     name: str | None = None
-    body: list[ast.stmt] | None = field(default=None, repr=False)
+    body: list[cst.BaseStatement] | None = field(default=None, repr=False)
 
 
-def split_top_level(data: bytes) -> list[Chunk]:
+def split_top_level(data: bytes, *, merge: bool = True) -> list[Chunk]:
     """Cut source bytes into top-level statements without parsing them.
 
     A statement starts at a line whose first byte is a letter, `_` or `@`, outside any
     string or backslash continuation; `else`/`elif`/`except`/`finally` and the `def`/`class`
     under decorators continue the statement before them. Bytes before the first statement
-    (docstring, comments) form a chunk of their own.
+    (docstring, comments) form a chunk of their own. With `merge`, consecutive plain
+    (not `def`/`class`) statements form one chunk; without, each is a chunk of its own, so
+    that a name lookup parses only the statements that spell the name.
 
     Brackets are not tracked (that costs more than the parse it saves): a line at column 0
-    inside brackets cuts a statement in two, the piece after it is not a `def`/`class` and
-    so is parsed at once, and it cannot parse on its own, so the caller falls back to
-    parsing the whole file.
+    inside brackets cuts a statement in two, the piece after it cannot parse on its own,
+    and the caller falls back to parsing the whole file.
     """
     spans = [(m.start(), m.end()) for m in _TOKEN.finditer(data)]
     starts: list[int] = [0] if data[:1].isalpha() or data[:1] in (b"_", b"@") else []
@@ -140,7 +192,8 @@ def split_top_level(data: bytes) -> list[Chunk]:
         decorated = head.startswith(b"@")
         plain = not definition and not decorated
         if (
-            plain
+            merge
+            and plain
             and chunks
             and chunks[-1].kind is None
             and not data.startswith(b"@", chunks[-1].start)
@@ -160,8 +213,15 @@ class SourceFile:
     """One Python file: bytes, the statements parsed so far, and the path used in reports.
 
     `tree` holds the parsed top-level statements in source order. With `chunks`, the rest
-    of the file is parsed on demand (`ensure_lines`, `definition`); without, `tree` is the
-    whole module.
+    of the file is parsed on demand: the statements holding some lines (`ensure_lines`), a
+    definition a lookup reached (`definition`), the statements that can bind a name
+    (`ensure_name`). Without, `tree` is the whole module. `units` are the libcst parses
+    the statements came from: they know the positions.
+
+    A plain statement that does not parse when it is reached makes the whole file parse
+    at once, as if the cut had failed up front: if that works (the cut was inside
+    brackets) the file continues whole; if not, `error` holds the syntax error, and the
+    scan reports it for the file instead of its refs.
     """
 
     def __init__(
@@ -169,17 +229,23 @@ class SourceFile:
         path: Path,
         display: Path,
         data: bytes,
-        tree: ast.Module,
+        tree: ModuleTree,
         chunks: list[Chunk] | None = None,
+        units: list[Unit] | None = None,
     ) -> None:
         self.path = path
         self.display = display
         self.data = data
         self.tree = tree
         self.chunks = chunks
+        self.units: list[Unit] = units if units is not None else []
+        self.error: SyntaxError | ValueError | None = None
         self._chunk_lines = [chunk.line for chunk in chunks] if chunks else []
+        self._chunk_starts = [chunk.start for chunk in chunks] if chunks else []
         self._visible: set[int] = set()
-        self._lines: list[bytes] | None = None
+        self._broken: set[int] = set()
+        self._names: set[str] = set()
+        self._known_lines: dict[int, int] = {}
         self._scopes: dict[int, Scope] = {}
         self._module_scope: Scope | None = None
         self.cache: dict[tuple[str, int], object] = {}  # per-node indexes the evaluator builds
@@ -204,58 +270,128 @@ class SourceFile:
 
     @classmethod
     def parse(cls, path: Path, display: Path, data: bytes, lines: Iterable[int] = ()) -> SourceFile:
-        """Parse what a scan needs first: imports, assignments and the chunks holding `lines`.
+        """Parse what a scan needs first: the chunks holding `lines`, and star imports.
 
-        Raises SyntaxError (or ValueError for NUL bytes) when the file does not parse.
+        Everything else is parsed when a lookup reaches it. Raises SyntaxError (or
+        ValueError for NUL bytes) when what is parsed first does not parse.
         """
         lone_cr = b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
         if not lone_cr:
-            chunks = split_top_level(data)
-            wanted = {i for i, chunk in enumerate(chunks) if chunk.kind is None}
-            source = cls(path, display, data, ast.Module(body=[], type_ignores=[]), chunks)
-            wanted.update(source._chunks_of(lines))
+            chunks = split_top_level(data, merge=False)
+            source = cls(path, display, data, ModuleTree(), chunks)
+            wanted = source._chunks_of(lines) | source._chunks_matching(_STAR_IMPORT)
             try:
                 source._parse_chunks(wanted)
-            except (SyntaxError, ValueError):
+            except ParseFailure:
                 pass  # the cut or the code is wrong; the whole-file parse below tells which
             else:
                 source._show(wanted)
                 return source
-        return cls(path, display, data, parse_python(data, str(display)))
+        unit = parse_python(data, str(display))
+        return cls(path, display, data, ModuleTree(list(unit.module.body)), None, [unit])
 
     def _chunks_of(self, lines: Iterable[int]) -> set[int]:
         return {bisect.bisect_right(self._chunk_lines, line) - 1 for line in lines if line >= 1}
 
+    def _chunks_at(self, offsets: Iterable[int]) -> set[int]:
+        """The plain chunks holding these byte offsets."""
+        if self.chunks is None:
+            return set()
+        found: set[int] = set()
+        for offset in offsets:
+            index = bisect.bisect_right(self._chunk_starts, offset) - 1
+            if index >= 0 and self.chunks[index].kind is None:
+                found.add(index)
+        return found
+
+    def _chunks_matching(self, pattern: re.Pattern[bytes]) -> set[int]:
+        """The plain chunks whose bytes match the pattern."""
+        return self._chunks_at(match.start() for match in pattern.finditer(self.data))
+
     def _parse_chunks(self, indexes: Iterable[int]) -> None:
+        """Parse these chunks (those not parsed yet) in one libcst call."""
         assert self.chunks is not None
         todo = sorted(
-            i for i in set(indexes) if 0 <= i < len(self.chunks) and self.chunks[i].body is None
+            i
+            for i in set(indexes)
+            if 0 <= i < len(self.chunks) and self.chunks[i].body is None and i not in self._broken
         )
-        runs: list[list[int]] = []
-        for i in todo:
-            if runs and runs[-1][-1] == i - 1:
-                runs[-1].append(i)
+        if not todo:
+            return
+        chunks = [self.chunks[i] for i in todo]
+        try:
+            pieces = [self.data[chunk.start : chunk.end].decode("utf-8-sig") for chunk in chunks]
+        except UnicodeDecodeError as exc:  # another coding: the whole-file parse reads it
+            raise ParseFailure(str(exc)) from exc
+        module, bodies, starts = parse_pieces(pieces)
+        self.units.append(Unit(module, starts, [chunk.line for chunk in chunks]))
+        for chunk, body in zip(chunks, bodies, strict=True):
+            chunk.body = body
+            head = self.data[chunk.start : chunk.start + 1]
+            if body and (head.isalpha() or head == b"_"):  # the chunk starts at a statement
+                self._note_line(body[0], chunk.line)
+
+    def _note_line(self, statement: cst.BaseStatement, line: int) -> None:
+        """Remember the line of a statement that starts its chunk, which the cut knows, so
+        that binding lines need no positions pass (`line`)."""
+        if isinstance(statement, cst.SimpleStatementLine):
+            if not statement.leading_lines and statement.body:
+                self._known_lines[id(statement.body[0])] = line
+        elif (
+            isinstance(statement, cst.BaseCompoundStatement)
+            and not statement.leading_lines
+            and not (
+                isinstance(statement, (cst.FunctionDef, cst.ClassDef))
+                and (statement.decorators or statement.lines_after_decorators)
+            )
+        ):
+            self._known_lines[id(statement)] = line
+
+    def _load(self, indexes: set[int]) -> set[int]:
+        """Parse chunks later on; returns those that parsed.
+
+        When some do not parse together, each is tried alone; a plain one that fails
+        makes the whole file parse (`_fall_back`).
+        """
+        try:
+            self._parse_chunks(indexes)
+            return indexes
+        except ParseFailure:
+            pass
+        assert self.chunks is not None
+        loaded: set[int] = set()
+        plain_failed = False
+        for index in sorted(indexes):
+            try:
+                self._parse_chunks([index])
+            except ParseFailure:
+                self._broken.add(index)
+                plain_failed = plain_failed or self.chunks[index].kind is None
             else:
-                runs.append([i])
-        for run in runs:
-            first, last = self.chunks[run[0]], self.chunks[run[-1]]
-            text = b"\n" * (first.line - 1) + self.data[first.start : last.end]
-            body = parse_python(text, str(self.display)).body
-            for i in run:
-                chunk = self.chunks[i]
-                end_line = self.chunks[i + 1].line if i + 1 < len(self.chunks) else 1 << 30
-                chunk.body = [stmt for stmt in body if chunk.line <= _first_line(stmt) < end_line]
+                loaded.add(index)
+        if plain_failed:
+            self._fall_back()
+        return loaded
+
+    def _fall_back(self) -> None:
+        """Parse the whole file: a plain statement did not parse on its own."""
+        try:
+            unit = parse_python(self.data, str(self.display))
+        except (SyntaxError, ValueError) as exc:
+            if self.error is None:
+                self.error = exc
+            return
+        self.units.append(unit)
+        self.chunks = None
+        self.tree.body = list(unit.module.body)
+        if self._module_scope is not None:
+            self._module_scope.reset()
 
     def _show(self, indexes: Iterable[int]) -> None:
         """Put parsed chunks into `tree`, in source order, and let the module re-index."""
         assert self.chunks is not None
-        self._visible.update(indexes)
-        self.tree.body = [
-            stmt
-            for i, chunk in enumerate(self.chunks)
-            if i in self._visible
-            for stmt in chunk.body or []
-        ]
+        self._visible.update(i for i in indexes if self.chunks[i].body is not None)
+        self.tree.body = [stmt for i in sorted(self._visible) for stmt in self.chunks[i].body or []]
         if self._module_scope is not None:
             self._module_scope.reset()
 
@@ -269,20 +405,43 @@ class SourceFile:
         indexes = self._chunks_of(lines) - self._visible
         if not indexes:
             return True
-        try:
-            self._parse_chunks(indexes)
-        except (SyntaxError, ValueError):
-            return False
-        self._show(indexes)
-        return True
+        loaded = self._load(indexes)
+        if self.chunks is not None:
+            self._show(loaded)
+        return loaded == indexes or self.chunks is None
 
-    def definition(self, chunk: Chunk) -> ast.stmt | None:
+    def ensure_name(self, name: str) -> None:
+        """Parse into `tree` the plain top-level statements that can bind `name`.
+
+        A statement that binds a name spells it, so the chunks whose bytes hold the name
+        as a word are all that can (definitions are known by name without parsing).
+        """
+        if self.chunks is None or name in self._names:
+            return
+        self._names.add(name)
+        self.ensure_offsets(word_offsets(self.data, name.encode("utf-8")))
+
+    def ensure_offsets(self, offsets: Iterable[int]) -> None:
+        """Parse into `tree` the plain top-level statements holding these byte offsets."""
+        indexes = self._chunks_at(offsets) - self._visible
+        if indexes:
+            loaded = self._load(indexes)
+            if self.chunks is not None:
+                self._show(loaded)
+
+    def definition(self, chunk: Chunk) -> cst.BaseStatement | None:
         """Parse a top-level `def`/`class` that a lookup reached; None if it does not parse."""
         if chunk.body is None:
-            assert self.chunks is not None
-            try:
-                self._parse_chunks([self.chunks.index(chunk)])
-            except (SyntaxError, ValueError):
+            if self.chunks is None:  # the file was parsed whole since the chunk was named
+                for stmt in self.tree.body:
+                    if (
+                        isinstance(stmt, (cst.FunctionDef, cst.ClassDef))
+                        and stmt.name.value == chunk.name
+                        and self.first_line(stmt) == chunk.line
+                    ):
+                        return stmt
+                return None
+            if not self._load({self.chunks.index(chunk)}):
                 return None
         body = chunk.body or []
         return body[0] if body else None
@@ -293,63 +452,74 @@ class SourceFile:
             if chunk.kind is not None and i not in self._visible and chunk.name:
                 yield chunk
 
-    def statements_with(self, needle: bytes) -> Iterator[ast.stmt]:
+    def statements_with(self, needle: bytes) -> Iterator[cst.BaseStatement]:
         """Every top-level statement whose bytes contain `needle`, parsing as needed."""
         if self.chunks is None:
             yield from self.tree.body
             return
-        for chunk in self.chunks:
+        chunks = self.chunks
+        for index, chunk in enumerate(chunks):
             if needle in self.data[chunk.start : chunk.end]:
-                statement = self.definition(chunk) if chunk.kind else None
-                if chunk.kind is None:
-                    yield from chunk.body or []
-                elif statement is not None:
-                    yield statement
+                if chunk.kind:
+                    statement = self.definition(chunk)
+                    if statement is not None:
+                        yield statement
+                    continue
+                if chunk.body is None:
+                    self._load({index})
+                yield from chunk.body or []
 
-    def line_bytes(self, line: int) -> bytes:
-        if self._lines is None:
-            self._lines = self.data.splitlines(keepends=True)
-        if 1 <= line <= len(self._lines):
-            return self._lines[line - 1]
-        return b""
+    # -- positions, as `ast` gives them ----------------------------------------------------
 
-    def char_column(self, line: int, byte_offset: int) -> int:
-        """ast columns count UTF-8 bytes; reports count characters, 1-based."""
-        prefix = self.line_bytes(line)[:byte_offset]
-        return len(prefix.decode("utf-8", ERRORS)) + 1
+    def _span(self, node: cst.CSTNode) -> tuple[Unit, int, int]:
+        for unit in self.units:
+            found = unit.span(node)
+            if found is not None:
+                return unit, found[0], found[1]
+        raise NoPosition(f"no position for a {type(node).__name__} in {self.display}")
 
-    def segment(self, node: ast.AST) -> str:
-        """The exact source text of a node (like `ast.get_source_segment`, without re-splitting)."""
-        start = getattr(node, "lineno", None)
-        end = getattr(node, "end_lineno", None)
-        start_col = getattr(node, "col_offset", None)
-        end_col = getattr(node, "end_col_offset", None)
-        if start is None or end is None or start_col is None or end_col is None:
-            return ""
-        if start == end:
-            text = self.line_bytes(start)[start_col:end_col]
-        else:
-            parts = [self.line_bytes(start)[start_col:]]
-            parts.extend(self.line_bytes(line) for line in range(start + 1, end))
-            parts.append(self.line_bytes(end)[:end_col])
-            text = b"".join(parts)
-        return text.decode("utf-8", ERRORS)
+    def start(self, node: cst.CSTNode) -> tuple[int, int]:
+        """(line, 0-based column in characters) where the node's code starts."""
+        unit, start, _ = self._span(node)
+        return unit.position(start)
 
-    def scope(self, node: ScopeNode, parent: Scope | None) -> Scope:
+    def line(self, node: cst.CSTNode) -> int:
+        """The line `ast` gives the node (a `def` is on its keyword's line, not a decorator's)."""
+        known = self._known_lines.get(id(node))
+        return known if known is not None else self.start(node)[0]
+
+    def end_line(self, node: cst.CSTNode) -> int:
+        unit, _, end = self._span(node)
+        return unit.position(end)[0]
+
+    def column(self, node: cst.CSTNode) -> int:
+        """The 1-based column, in characters, where the node's code starts."""
+        return self.start(node)[1] + 1
+
+    def segment(self, node: cst.CSTNode) -> str:
+        """The exact source text of a node (without parentheses around it, like `ast`)."""
+        unit, start, end = self._span(node)
+        return unit.text(start, end)
+
+    def first_line(self, stmt: Statement) -> int:
+        """A statement's first line, its decorators included."""
+        line = self.line(stmt)
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)) and stmt.decorators:
+            return min(line, *(self.line(d.decorator) for d in stmt.decorators))
+        return line
+
+    def scope(
+        self, node: cst.ClassDef | cst.FunctionDef | cst.Lambda, parent: Scope | None
+    ) -> Scope:
         """The (cached) scope of a class, function or lambda node."""
         cached = self._scopes.get(id(node))
         if cached is None:
             kind: Literal["class", "function"] = (
-                "class" if isinstance(node, ast.ClassDef) else "function"
+                "class" if isinstance(node, cst.ClassDef) else "function"
             )
             cached = Scope(kind, node, self, parent)
             self._scopes[id(node)] = cached
         return cached
-
-
-def _first_line(stmt: ast.stmt) -> int:
-    decorators = getattr(stmt, "decorator_list", None)
-    return min([stmt.lineno, *(d.lineno for d in decorators)]) if decorators else stmt.lineno
 
 
 class Scope:
@@ -381,13 +551,15 @@ class Scope:
         if self._bindings is None:
             table: dict[str, list[Binding]] = {}
             node = self.node
-            if isinstance(node, ast.Lambda):
-                _bind_arguments(node.args, table)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                _bind_arguments(node.args, table)
-                _bind_block(node.body, table, self)
+            if isinstance(node, cst.Lambda):
+                _bind_arguments(node.params, table, self.file)
+            elif isinstance(node, cst.FunctionDef):
+                _bind_arguments(node.params, table, self.file)
+                _bind_block(suite(node.body), table, self)
+            elif isinstance(node, cst.ClassDef):
+                _bind_block(suite(node.body), table, self)
             else:
-                _bind_block(node.body, table, self)
+                _bind_block(flat(node.body), table, self)
             if self.kind == "module":
                 for chunk in self.file.lazy_definitions():
                     assert chunk.name is not None and chunk.kind is not None
@@ -396,164 +568,188 @@ class Scope:
         return self._bindings
 
     def reset(self) -> None:
+        # New containers rather than cleared ones: a caller may be iterating the old.
         self._bindings = None
-        self.globals.clear()
-        self.star_imports.clear()
+        self.globals = set()
+        self.star_imports = []
 
     def lookup_local(self, name: str) -> list[Binding] | None:
+        if self.kind == "module":
+            self.file.ensure_name(name)
         return self.bindings().get(name)
 
     def function_name(self) -> str:
         node = self.node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return node.name
-        return "<lambda>" if isinstance(node, ast.Lambda) else "<module>"
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            return node.name.value
+        return "<lambda>" if isinstance(node, cst.Lambda) else "<module>"
 
 
 def _add(table: dict[str, list[Binding]], binding: Binding) -> None:
     table.setdefault(binding.name, []).append(binding)
 
 
-def _bind_arguments(args: ast.arguments, table: dict[str, list[Binding]]) -> None:
-    positional = [*args.posonlyargs, *args.args]
-    defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
-    defaults.extend(args.defaults)
-    for arg, default in zip(positional, defaults, strict=True):
-        _add(table, Binding("param", arg.arg, arg, arg.lineno, default))
-    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        _add(table, Binding("param", arg.arg, arg, arg.lineno, kw_default))
-    for star in (args.vararg, args.kwarg):
-        if star is not None:
-            _add(
-                table, Binding("param", star.arg, star, star.lineno, None, reason="*args/**kwargs")
-            )
+def _bind_arguments(
+    params: cst.Parameters, table: dict[str, list[Binding]], file: SourceFile
+) -> None:
+    for param in [*parameters(params), *params.kwonly_params]:
+        name = param.name
+        _add(table, Binding("param", name.value, param, file.line(name), param.default))
+    for star in star_parameters(params):
+        name = star.name
+        _add(
+            table,
+            Binding("param", name.value, star, file.line(name), None, reason="*args/**kwargs"),
+        )
 
 
 def _bind_target(
-    target: ast.expr,
-    value: ast.expr | None,
-    stmt: ast.stmt,
+    target: cst.BaseExpression,
+    value: cst.BaseExpression | None,
+    stmt: Statement,
     table: dict[str, list[Binding]],
     why: str,
+    file: SourceFile,
 ) -> None:
-    if isinstance(target, ast.Name):
+    if isinstance(target, cst.Name):
         if value is None:
-            _add(table, Binding("other", target.id, stmt, stmt.lineno, reason=why))
+            _add(table, Binding("other", target.value, stmt, file.line(stmt), reason=why))
         else:
-            _add(table, Binding("assign", target.id, stmt, stmt.lineno, value))
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        elements: list[ast.expr] | None = None
+            _add(table, Binding("assign", target.value, stmt, file.line(stmt), value))
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        elements: list[cst.BaseExpression] | None = None
         if (
-            isinstance(value, (ast.Tuple, ast.List))
-            and len(value.elts) == len(target.elts)
-            and not any(isinstance(e, ast.Starred) for e in (*value.elts, *target.elts))
+            isinstance(value, (cst.Tuple, cst.List))
+            and len(value.elements) == len(target.elements)
+            and not any(
+                isinstance(e, cst.StarredElement) for e in (*value.elements, *target.elements)
+            )
         ):
-            elements = list(value.elts)
-        for index, element in enumerate(target.elts):
-            item = elements[index] if elements is not None else None
-            _bind_target(element, item, stmt, table, why)
-    elif isinstance(target, ast.Starred):
-        _bind_target(target.value, None, stmt, table, "starred assignment")
+            elements = [e.value for e in value.elements]
+        for index, element in enumerate(target.elements):
+            if isinstance(element, cst.StarredElement):
+                _bind_target(element.value, None, stmt, table, "starred assignment", file)
+            else:
+                item = elements[index] if elements is not None else None
+                _bind_target(element.value, item, stmt, table, why, file)
 
 
-def _bind_block(body: list[ast.stmt], table: dict[str, list[Binding]], scope: Scope) -> None:
+def _asname(alias: cst.ImportAlias) -> str | None:
+    if alias.asname is None:
+        return None
+    return dotted(alias.asname.name)
+
+
+def _bind_block(body: list[Statement], table: dict[str, list[Binding]], scope: Scope) -> None:
     """Index the bindings of a statement list, not entering nested functions or classes.
 
     Flow-insensitive on purpose: a name bound in both branches of an `if` has two bindings,
     and the evaluator decides whether they agree.
     """
+    file = scope.file
     for stmt in body:
-        if isinstance(stmt, ast.Assign):
+        if isinstance(stmt, cst.Assign):
             for target in stmt.targets:
                 _bind_target(
-                    target, stmt.value, stmt, table, "unpacked from a value mlfix cannot split"
+                    target.target,
+                    stmt.value,
+                    stmt,
+                    table,
+                    "unpacked from a value mlfix cannot split",
+                    file,
                 )
-        elif isinstance(stmt, ast.AnnAssign):
-            if isinstance(stmt.target, ast.Name):
+        elif isinstance(stmt, cst.AnnAssign):
+            if isinstance(stmt.target, cst.Name):
                 kind: BindingKind = "assign" if stmt.value is not None else "field"
                 _add(
                     table,
                     Binding(
                         kind,
-                        stmt.target.id,
+                        stmt.target.value,
                         stmt,
-                        stmt.lineno,
+                        file.line(stmt),
                         stmt.value,
                         reason=None if stmt.value is not None else "declared without a value",
                         annotated=True,
                     ),
                 )
-        elif isinstance(stmt, ast.AugAssign):
-            if isinstance(stmt.target, ast.Name):
+        elif isinstance(stmt, cst.AugAssign):
+            if isinstance(stmt.target, cst.Name):
                 _add(
                     table,
                     Binding(
                         "other",
-                        stmt.target.id,
+                        stmt.target.value,
                         stmt,
-                        stmt.lineno,
+                        file.line(stmt),
                         reason="changed in place (+= ...)",
                     ),
                 )
-        elif isinstance(stmt, ast.Import):
+        elif isinstance(stmt, cst.Import):
             for alias in stmt.names:
-                if alias.asname:
-                    _add(
-                        table, Binding("import", alias.asname, stmt, stmt.lineno, module=alias.name)
-                    )
+                name = dotted(alias.name) or ""
+                asname = _asname(alias)
+                if asname:
+                    _add(table, Binding("import", asname, stmt, file.line(stmt), module=name))
                 else:
-                    top = alias.name.split(".")[0]
-                    _add(table, Binding("import", top, stmt, stmt.lineno, module=top))
-        elif isinstance(stmt, ast.ImportFrom):
-            module = stmt.module or ""
+                    top = name.split(".")[0]
+                    _add(table, Binding("import", top, stmt, file.line(stmt), module=top))
+        elif isinstance(stmt, cst.ImportFrom):
+            module = dotted(stmt.module) or ""
+            level = len(stmt.relative)
+            if isinstance(stmt.names, cst.ImportStar):
+                scope.star_imports.append((module, level))
+                continue
             for alias in stmt.names:
-                if alias.name == "*":
-                    scope.star_imports.append((module, stmt.level))
-                    continue
+                attr = dotted(alias.name) or ""
                 _add(
                     table,
                     Binding(
                         "from",
-                        alias.asname or alias.name,
+                        _asname(alias) or attr,
                         stmt,
-                        stmt.lineno,
+                        file.line(stmt),
                         module=module,
-                        attr=alias.name,
-                        level=stmt.level,
+                        attr=attr,
+                        level=level,
                     ),
                 )
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            _add(table, Binding("def", stmt.name, stmt, stmt.lineno))
-        elif isinstance(stmt, ast.ClassDef):
-            _add(table, Binding("class", stmt.name, stmt, stmt.lineno))
-        elif isinstance(stmt, ast.Global):
-            scope.globals.update(stmt.names)
-        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-            _bind_target(stmt.target, None, stmt, table, "a loop variable")
-            _bind_block(stmt.body, table, scope)
-            _bind_block(stmt.orelse, table, scope)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        elif isinstance(stmt, cst.FunctionDef):
+            _add(table, Binding("def", stmt.name.value, stmt, file.line(stmt)))
+        elif isinstance(stmt, cst.ClassDef):
+            _add(table, Binding("class", stmt.name.value, stmt, file.line(stmt)))
+        elif isinstance(stmt, cst.Global):
+            scope.globals.update(item.name.value for item in stmt.names)
+        elif isinstance(stmt, cst.For):
+            _bind_target(stmt.target, None, stmt, table, "a loop variable", file)
+            _bind_block(suite(stmt.body), table, scope)
+            _bind_block(else_body(stmt.orelse), table, scope)
+        elif isinstance(stmt, cst.With):
             for item in stmt.items:
-                if item.optional_vars is not None:
-                    _bind_target(item.optional_vars, None, stmt, table, "bound by a with statement")
-            _bind_block(stmt.body, table, scope)
-        elif isinstance(stmt, (ast.If, ast.While)):
-            _bind_block(stmt.body, table, scope)
-            _bind_block(stmt.orelse, table, scope)
-        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
-            try_stmt: ast.Try = stmt  # type: ignore[assignment]
-            _bind_block(try_stmt.body, table, scope)
-            for handler in try_stmt.handlers:
-                if handler.name:
-                    _add(
-                        table,
-                        Binding(
-                            "other", handler.name, handler, handler.lineno, reason="an exception"
-                        ),
+                if item.asname is not None:
+                    _bind_target(
+                        item.asname.name, None, stmt, table, "bound by a with statement", file
                     )
-                _bind_block(handler.body, table, scope)
-            _bind_block(try_stmt.orelse, table, scope)
-            _bind_block(try_stmt.finalbody, table, scope)
-        elif isinstance(stmt, ast.Match):
+            _bind_block(suite(stmt.body), table, scope)
+        elif isinstance(stmt, (cst.If, cst.While)):
+            _bind_block(suite(stmt.body), table, scope)
+            _bind_block(else_body(stmt.orelse), table, scope)
+        elif isinstance(stmt, (cst.Try, cst.TryStar)):
+            body, orelse, finalbody = try_parts(stmt)
+            _bind_block(body, table, scope)
+            for handler in stmt.handlers:
+                if handler.name is not None:
+                    caught = dotted(handler.name.name)
+                    if caught:
+                        _add(
+                            table,
+                            Binding(
+                                "other", caught, handler, file.line(handler), reason="an exception"
+                            ),
+                        )
+                _bind_block(suite(handler.body), table, scope)
+            _bind_block(orelse, table, scope)
+            _bind_block(finalbody, table, scope)
+        elif isinstance(stmt, cst.Match):
             for case in stmt.cases:
-                _bind_block(case.body, table, scope)
+                _bind_block(suite(case.body), table, scope)
