@@ -832,6 +832,8 @@ def scan_data(
     line_offset: int = 0,
 ) -> tuple[list[ModelRef], list[ScanProblem]]:
     lines = loader_lines(data)
+    if not lines and next(_alias_imports(data), None) is None:
+        return [], []  # the needles are inside longer names only: no loader to find
     try:
         source = SourceFile.parse(path, display, data, lines)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:

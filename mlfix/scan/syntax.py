@@ -653,15 +653,30 @@ def walk(*roots: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 
 class CallCollector(cst.CSTVisitor):
-    """The libcst visitor that finds the calls in the statements holding a loader needle."""
+    """The libcst visitor that finds the calls in the statements holding a loader needle.
+
+    It overrides the generic hooks rather than defining `visit_Call`: libcst's default
+    hooks look up a `visit_<Node>` and `visit_<Node>_<field>` method for every node and
+    field, which cost more than the rest of the visit.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[cst.Call] = []
 
-    def visit_Call(self, node: cst.Call) -> bool:
-        self.calls.append(node)
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if type(node) is cst.Call:
+            self.calls.append(node)
         return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        pass
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
 
 
 # The names `ast` gives the expression kinds the evaluator reports as not evaluated.
