@@ -168,6 +168,20 @@ def context_notes(ignore: IgnoreFacts, blocks: tuple[Block, ...]) -> Iterator[st
         )
 
 
+def proposal_notes(ignore: IgnoreFacts, proposal: Proposal, blocks: tuple[Block, ...]) -> list[str]:
+    """The notes MLF101 and MLF102 give a proposal alike: per line, totals, what waits."""
+    notes: list[str] = []
+    for block in blocks:
+        notes.extend(line_notes(block))
+    notes.append(before_after(ignore, blocks))
+    if not any(block is proposal.unsafe for block in blocks):
+        notes.extend(held_back_notes(proposal.unsafe))
+    notes.extend(secret_notes(ignore, proposal))
+    notes.extend(kept_notes(proposal, blocks))
+    notes.extend(context_notes(ignore, blocks))
+    return notes
+
+
 def totals(ignore: IgnoreFacts, blocks: tuple[Block, ...]) -> tuple[int, int, int, int]:
     """Bytes/files sent now, and after the blocks."""
     tree = ignore.tree

@@ -69,20 +69,15 @@ from mlfix.context.dockerignore import IGNORE_FILE, DockerIgnore
 from mlfix.context.facts import IgnoreFacts
 from mlfix.context.plan import propose, render, size
 from mlfix.context.wording import (
-    before_after,
     candidate_bytes,
     chosen,
-    context_notes,
     dockerfile_location,
     dockerfile_name,
-    held_back_notes,
     ignore_facts,
     in_words,
     junk_summary,
-    kept_notes,
-    line_notes,
     lines_of,
-    secret_notes,
+    proposal_notes,
     shown,
     totals,
 )
@@ -128,15 +123,7 @@ def check(facts: Facts) -> Iterator[Finding]:
         f"no {IGNORE_FILE}: every build sends {in_words(before_bytes, before_files)} to the "
         f"daemon, {size(junk_bytes)} of it junk ({junk_summary(proposal)})"
     )
-    notes: list[str] = []
-    for block in blocks:
-        notes.extend(line_notes(block))
-    notes.append(before_after(ignore, blocks))
-    if not unsafe:
-        notes.extend(held_back_notes(proposal.unsafe))
-    notes.extend(secret_notes(ignore, proposal))
-    notes.extend(kept_notes(proposal, blocks))
-    notes.extend(context_notes(ignore, blocks))
+    notes = proposal_notes(ignore, proposal, blocks)
     where = shown(ignore.ignore_path, ignore)
     count = len(lines_of(blocks))
     fix = Fix(

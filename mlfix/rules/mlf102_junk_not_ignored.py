@@ -58,19 +58,14 @@ from collections.abc import Iterator
 
 from mlfix.context.plan import append_edit_text, propose, render, size
 from mlfix.context.wording import (
-    before_after,
     candidate_bytes,
     chosen,
-    context_notes,
     dockerfile_name,
-    held_back_notes,
     ignore_facts,
     in_words,
     junk_summary,
-    kept_notes,
-    line_notes,
     lines_of,
-    secret_notes,
+    proposal_notes,
     shown,
     totals,
 )
@@ -113,15 +108,7 @@ def check(facts: Facts) -> Iterator[Finding]:
         f"`{name}` lets junk through: {in_words(junk_bytes, junk_files)} of the "
         f"{size(before_bytes)} sent to the daemon ({junk_summary(proposal)})"
     )
-    notes: list[str] = []
-    for block in blocks:
-        notes.extend(line_notes(block))
-    notes.append(before_after(ignore, blocks))
-    if not unsafe:
-        notes.extend(held_back_notes(proposal.unsafe))
-    notes.extend(secret_notes(ignore, proposal))
-    notes.extend(kept_notes(proposal, blocks))
-    notes.extend(context_notes(ignore, blocks))
+    notes = proposal_notes(ignore, proposal, blocks)
     count = len(lines_of(blocks))
     edit = Edit.insert(ignore.ignore_path, len(existing), append_edit_text(existing, block_text))
     fix = Fix(
