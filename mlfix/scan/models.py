@@ -14,6 +14,7 @@ statements that touch a needle line.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as MappingABC
@@ -27,14 +28,13 @@ from mlfix.scan import known
 from mlfix.scan.prefilter import LOADER_RE, may_load_models, read_bytes
 from mlfix.scan.refs import ModelRef, RefKind, ScanProblem, ScanResult
 from mlfix.scan.resolve import Evaluator, Project, _last_name
-from mlfix.scan.source import Scope, SourceFile
+from mlfix.scan.source import Scope, SourceFile, inert_spans
 from mlfix.scan.syntax import (
     WORD_BYTES,
     CallCollector,
     NoPosition,
     Statement,
     argument,
-    deep_recursion,
     else_body,
     flat,
     keyword_map,
@@ -42,6 +42,7 @@ from mlfix.scan.syntax import (
     string_pieces,
     suite,
     try_parts,
+    visit,
 )
 from mlfix.scan.values import LocalPath, NoneValue, Opaque, Text, Unknown, Value, describe
 from mlfix.textio import ERRORS
@@ -109,11 +110,13 @@ def loader_lines(data: bytes) -> list[int]:
     A subset of `prefilter.needle_lines`: a needle inside a longer name (`run_pipeline`,
     `SentenceTransformerTrainer`) is not a loader, and a loader call is recognised by the
     whole word (or an alias, or an `hf-hub:` literal), so the statements on such lines
-    cannot hold one and need not be parsed.
+    cannot hold one and need not be parsed. Nor can a needle in a comment or a plain
+    string (`source.inert_spans`): only the `hf-hub:` prefix is looked for in strings.
     """
     lines: list[int] = []
     line = 1
     pos = 0
+    inert: list[tuple[int, int]] | None = None
     for match in LOADER_RE.finditer(data):
         start, end = match.start(), match.end()
         text = match.group()
@@ -123,6 +126,11 @@ def loader_lines(data: bytes) -> list[int]:
             whole_word = not text.startswith(b"create_model")  # `create_model_and...` goes on
             if whole_word and end < len(data) and data[end] in WORD_BYTES:
                 continue
+            if inert is None:
+                inert = inert_spans(data)
+            index = bisect.bisect_right(inert, (start, len(data))) - 1
+            if index >= 0 and inert[index][1] > start:
+                continue  # in a comment or a string: text, not a call
         line += data.count(b"\n", pos, start)
         pos = start
         if not lines or lines[-1] != line:
@@ -323,9 +331,8 @@ class ModelVisitor:
 
     def _expressions(self, nodes: Iterable[cst.CSTNode], scope: Scope) -> None:
         collector = CallCollector()
-        with deep_recursion():
-            for root in nodes:
-                root.visit(collector)
+        for root in nodes:
+            visit(root, collector)
         start = self.source.start
         calls = sorted(collector.calls, key=start)
         for call in calls:

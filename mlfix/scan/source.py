@@ -109,6 +109,24 @@ _DEFINITION = re.compile(rb"(async[ \t]+def|def|class)[ \t]+([A-Za-z_][A-Za-z0-9
 _STAR_IMPORT = re.compile(rb"import[\s\\]*\*")
 
 
+def inert_spans(data: bytes) -> list[tuple[int, int]]:
+    """The comments and plain string literals of the bytes, as sorted (start, end) ranges.
+
+    Text there is never code, so a loader name inside it (a docstring saying "the data
+    pipeline", a commented-out call) cannot be a call. An f-string is left out: its
+    replacement fields are code. A string prefix counts as an f-string when an `f` stands
+    within the two bytes before the quote, which may take a plain string for one (it then
+    counts as code): that can only cost a parse, never a model.
+    """
+    spans: list[tuple[int, int]] = []
+    for match in _TOKEN.finditer(data):
+        start = match.start()
+        if data[start] != 0x23 and b"f" in data[max(0, start - 2) : start].lower():  # not "#"
+            continue
+        spans.append((start, match.end()))
+    return spans
+
+
 def word_offsets(data: bytes, word: bytes) -> Iterator[int]:
     """Where `word` occurs in the bytes as a whole word (not inside a longer ASCII name).
 

@@ -652,12 +652,33 @@ def walk(*roots: cst.CSTNode) -> Iterator[cst.CSTNode]:
         yield node
 
 
+def visit(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """Run a libcst visitor's generic hooks over the code nodes under root.
+
+    The order is libcst's (depth first, children in source order; `on_leave` after a
+    node's children, also when `on_visit` declined them), but the nodes are read, not
+    rebuilt: `root.visit(visitor)` reconstructs every node it passes, which costs about
+    as much as parsing them did. Whitespace and punctuation nodes are not visited, nor
+    are the per-field hooks called. Iterative, so deep trees need no recursion limit.
+    """
+    todo: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    while todo:
+        node, leaving = todo.pop()
+        if leaving:
+            visitor.on_leave(node)
+        elif visitor.on_visit(node):
+            todo.append((node, True))
+            todo.extend((child, False) for child in reversed(list(children(node))))
+        else:
+            visitor.on_leave(node)
+
+
 class CallCollector(cst.CSTVisitor):
     """The libcst visitor that finds the calls in the statements holding a loader needle.
 
     It overrides the generic hooks rather than defining `visit_Call`: libcst's default
     hooks look up a `visit_<Node>` and `visit_<Node>_<field>` method for every node and
-    field, which cost more than the rest of the visit.
+    field, which cost more than the rest of the visit. `visit` drives it.
     """
 
     def __init__(self) -> None:
