@@ -294,3 +294,64 @@ def test_source_segments_are_the_exact_text() -> None:
     assert [source.segment(c) for c in calls] == ["f( 'a'  # c\n  , (b) )", "(( g ))(h)"]
     names = [n for n in walk(*source.tree.body) if isinstance(n, cst.Name) and n.value == "b"]
     assert [source.segment(n) for n in names] == ["b"]  # without its parentheses, as in ast
+
+
+def test_needles_in_comments_and_plain_strings_are_not_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed: list[str] = []
+    real_parse = cst.parse_module
+
+    def spy(source: str) -> cst.Module:
+        parsed.append(source)
+        return real_parse(source)
+
+    monkeypatch.setattr(cst, "parse_module", spy)
+    code = (
+        '"""Run the data pipeline (not a model pipeline)."""\n'
+        "# model = AutoModel.from_pretrained('org/old')\n"
+        "def steps() -> str:\n"
+        "    return 'SentenceTransformer(x) is documented elsewhere'\n"
+    )
+    result = scan_source(code, "a.py")
+    assert result.refs == () and result.problems == () and parsed == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "label = f\"{AutoModel.from_pretrained('org/in-fstring')}\"",
+        "label = rf'{AutoModel.from_pretrained(\"org/in-fstring\")}'",
+    ],
+)
+def test_a_call_inside_an_fstring_field_is_still_found(line: str) -> None:
+    [ref] = scan_source(f"from transformers import AutoModel\n{line}\n", "a.py").refs
+    assert (ref.repo_id, ref.line) == ("org/in-fstring", 2)
+
+
+def test_an_hf_hub_literal_is_found_inside_a_string() -> None:
+    code = "import timm\nm = timm.create_model('hf-hub:org/vit')\n"
+    [ref] = scan_source(code, "a.py").refs
+    assert ref.repo_id == "org/vit"
+
+
+def test_visit_runs_libcst_visitor_hooks_in_source_order_without_rebuilding() -> None:
+    module = cst.parse_module("x = f(g(1), h=k(2))\ny = [m(3) for _ in n(4)]\n")
+    events: list[tuple[str, str]] = []
+
+    class Recorder(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, cst.Call):
+                events.append(("visit", cst.Module([]).code_for_node(node.func)))
+            return not isinstance(node, cst.ListComp)
+
+        def on_leave(self, original_node: cst.CSTNode) -> None:
+            if isinstance(original_node, (cst.Call, cst.ListComp)):
+                events.append(("leave", type(original_node).__name__))
+
+    syntax.visit(module, Recorder())
+    ours, events[:] = list(events), []
+    module.visit(Recorder())
+    assert ours == events
+    assert ours[0] == ("visit", "f") and ("leave", "ListComp") in ours
+    assert ("visit", "m") not in ours  # on_visit declined the comprehension's children
