@@ -132,6 +132,7 @@ class Project:
         self._cache_size = cache_size
         # Which file a module name is, per search base: bounded, like the module cache.
         self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
+        self._listings: OrderedDict[str, tuple[frozenset[str], frozenset[str]]] = OrderedDict()
 
     def version(self, package: str) -> str | None:
         """The version the project pins for a package, when the caller knows it."""
@@ -190,17 +191,53 @@ class Project:
             directory = directory.parent
         yield self.root / "src"
 
+    def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]]:
+        """The files and the directories in a directory (symlinks followed), cached.
+
+        One `scandir` answers every module name looked up beside a file (`import os`,
+        `import torch`, `from .config import X` ...), where a pair of `stat` calls per
+        name and base cost more than the rest of the lookup.
+        """
+        found = self._listings.get(directory)
+        if found is not None:
+            self._listings.move_to_end(directory)
+            return found
+        files: set[str] = set()
+        dirs: set[str] = set()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_file():
+                            files.add(entry.name)
+                        elif entry.is_dir():
+                            dirs.add(entry.name)
+                    except OSError:
+                        continue
+        except OSError:
+            pass
+        found = (frozenset(files), frozenset(dirs))
+        self._listings[directory] = found
+        if len(self._listings) > 4 * self._cache_size:
+            self._listings.popitem(last=False)
+        return found
+
     def _find(self, base: Path, dotted: str) -> Path | None:
         key = (base, dotted)
         if key not in self._found:
             parts = [part for part in dotted.split(".") if part]
             found: Path | None = None
             if parts:
-                candidate = base.joinpath(*parts)
-                if candidate.with_suffix(".py").is_file():
-                    found = candidate.with_suffix(".py")
-                elif (candidate / "__init__.py").is_file():
-                    found = candidate / "__init__.py"
+                directory = os.path.join(base, *parts[:-1])
+                files, dirs = self._listing(directory)
+                last = parts[-1]
+                if f"{last}.py" in files:
+                    found = base.joinpath(*parts[:-1], f"{last}.py")
+                elif (
+                    last in dirs
+                    and "__init__.py" in self._listing(os.path.join(directory, last))[0]
+                ):
+                    found = base.joinpath(*parts, "__init__.py")
             self._found[key] = found
             if len(self._found) > 64 * self._cache_size:
                 self._found.popitem(last=False)
