@@ -336,7 +336,13 @@ def test_an_hf_hub_literal_is_found_inside_a_string() -> None:
 
 
 def test_visit_runs_libcst_visitor_hooks_in_source_order_without_rebuilding() -> None:
-    module = cst.parse_module("x = f(g(1), h=k(2))\ny = [m(3) for _ in n(4)]\n")
+    module = cst.parse_module(
+        "x = f(g(1), h=k(2)) if c(0) else z(9)\n"
+        "y = [m(3) for _ in n(4)]\n"
+        "@d(5)\n"
+        "def w(a=p(6)) -> r(7):\n"
+        "    return q(8)\n"
+    )
     events: list[tuple[str, str]] = []
 
     class Recorder(cst.CSTVisitor):
@@ -353,5 +359,7 @@ def test_visit_runs_libcst_visitor_hooks_in_source_order_without_rebuilding() ->
     ours, events[:] = list(events), []
     module.visit(Recorder())
     assert ours == events
-    assert ours[0] == ("visit", "f") and ("leave", "ListComp") in ours
+    visited = [name for event, name in ours if event == "visit"]
+    assert visited == ["f", "g", "k", "c", "z", "d", "p", "r", "q"]  # source order
+    assert ("leave", "ListComp") in ours
     assert ("visit", "m") not in ours  # on_visit declined the comprehension's children

@@ -333,9 +333,9 @@ class ModelVisitor:
         collector = CallCollector()
         for root in nodes:
             visit(root, collector)
-        start = self.source.start
-        calls = sorted(collector.calls, key=start)
-        for call in calls:
+        # In source order already (libcst's visiting order), so no positions are needed
+        # until a call turns out to be a loader.
+        for call in collector.calls:
             loader = self._classify(call, scope)
             if loader is not None:
                 self.refs.extend(self._refs(call, loader, scope))

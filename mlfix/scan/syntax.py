@@ -616,13 +616,48 @@ _SKIPPED_FIELDS = frozenset(
 _FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
 
 
-def _child_fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
+class _FieldOrder(cst.CSTVisitor):
+    """Notes the order in which libcst visits a node's fields (its source order)."""
+
+    def __init__(self, parent: cst.CSTNode) -> None:
+        super().__init__()
+        self.parent = parent
+        self.names: list[str] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return False
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        pass
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if node is self.parent and attribute not in self.names:
+            self.names.append(attribute)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+
+def _child_fields(node: cst.CSTNode) -> tuple[str, ...]:
+    """The fields of the node's type that can hold code, in the order libcst visits them.
+
+    That order is the source order (an `IfExp`'s body before its test, a `def`'s
+    decorators before its name), which the dataclass field order is not. libcst states it
+    only in each type's `_visit_and_replace_children`, so it is read from there once per
+    type, on the first node of that type, children not entered.
+    """
+    kind = type(node)
     found = _FIELDS.get(kind)
     if found is None:
+        names = [f.name for f in dataclasses.fields(kind)]
+        order = _FieldOrder(node)
+        node._visit_and_replace_children(order)
+        ordered = [name for name in order.names if name in names]
+        ordered += [name for name in names if name not in ordered]
         found = _FIELDS[kind] = tuple(
-            f.name
-            for f in dataclasses.fields(kind)
-            if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+            name
+            for name in ordered
+            if name not in _SKIPPED_FIELDS and not name.startswith("whitespace")
         )
     return found
 
@@ -633,7 +668,7 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     libcst's own `children` rebuilds the node through its visitor machinery; this reads
     the fields.
     """
-    for name in _child_fields(type(node)):
+    for name in _child_fields(node):
         value = getattr(node, name)
         if isinstance(value, cst.CSTNode):
             yield value
