@@ -1276,8 +1276,12 @@ class Evaluator:
         class_bindings = scope.lookup_local(attr)
         settings = self.is_settings(cls)
         if class_bindings and class_bindings[-1].kind in ("def",):
-            node = class_bindings[-1].node
-            assert isinstance(node, cst.FunctionDef)
+            method = class_bindings[-1]
+            node = method.node
+            if node is None and method.chunk is not None:  # a method left unparsed until now
+                node = scope.file.definition(method.chunk)
+            if not isinstance(node, cst.FunctionDef):
+                return Unknown(f"the definition of '{attr}' (line {method.line}) does not parse")
             if any(
                 _last_name(d.decorator) in ("property", "cached_property") for d in node.decorators
             ):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,9 @@ class Chunk:
     kind: Literal["def", "class"] | None = None
     name: str | None = None
     body: list[cst.BaseStatement] | None = field(default=None, repr=False)
+    owner: Chunk | None = field(default=None, repr=False)  # a method's class chunk
+    omitted: list[Chunk] = field(default_factory=list, repr=False)  # methods left unparsed
+    whole: bool = False  # parse the class with all its methods (a line asked is in one)
 
 
 def split_top_level(data: bytes, *, merge: bool = True) -> list[Chunk]:
@@ -227,6 +231,109 @@ def split_top_level(data: bytes, *, merge: bool = True) -> list[Chunk]:
     return chunks
 
 
+_CLASS_LINE = re.compile(rb"(?m)^class[ \t]")
+# An attribute assignment (`self.name = ...`, `cls.x: str = ...`): a method holding one is
+# always parsed, since the evaluator indexes every `self.attr = value` of a class.
+_ATTRIBUTE_ASSIGNMENT = re.compile(rb"\.[ \t]*[A-Za-z_]\w*[ \t]*(?::[^\n=]*)?=(?!=)")
+_ALWAYS_PARSED = (b"add_argument",)  # read by `statements_with`, not through bindings
+
+
+def token_spans(data: bytes) -> list[tuple[int, int]]:
+    """Comments and string literals (f-strings too), as sorted (start, end) ranges."""
+    return [(m.start(), m.end()) for m in _TOKEN.finditer(data)]
+
+
+def _inside(spans: list[tuple[int, int]], offset: int) -> tuple[int, int] | None:
+    """The span holding the offset, if any."""
+    index = bisect.bisect_right(spans, (offset, sys.maxsize)) - 1
+    if index >= 0 and spans[index][0] <= offset < spans[index][1]:
+        return spans[index]
+    return None
+
+
+def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> list[Chunk] | None:
+    """Cut a top-level class into its members (statements of its body), without parsing.
+
+    The header (decorators, `class X(...):`) is the bytes before the first member. Members
+    start at lines indented exactly like the class body's first statement, outside strings
+    and continuations; decorators go with their `def`. None when the class cannot be cut
+    this way (a body on the header's line, no indented body). Brackets inside the body are
+    not tracked: a cut inside them leaves text that does not parse, and the caller then
+    parses the class whole.
+    """
+    head = _CLASS_LINE.search(data, chunk.start, chunk.end)
+    if head is None:
+        return None
+    depth = 0
+    position = head.end()
+    colon = -1
+    while position < chunk.end:
+        byte = data[position]
+        if byte in b"#'\"":
+            span = _inside(spans, position)
+            if span is not None:
+                position = span[1]
+                continue
+        if byte in b"([{":
+            depth += 1
+        elif byte in b")]}":
+            depth -= 1
+        elif byte == 0x3A and depth == 0:  # ":"
+            colon = position
+            break
+        position += 1
+    if colon < 0:
+        return None
+    newline = data.find(b"\n", colon)
+    if newline < 0 or data[colon + 1 : newline].split(b"#")[0].strip():
+        return None  # `class X: pass`
+    indent = b""
+    line_start = newline + 1
+    while line_start < chunk.end:
+        line_end = data.find(b"\n", line_start)
+        line_end = chunk.end if line_end < 0 else line_end
+        text = data[line_start:line_end]
+        stripped = text.lstrip(b" \t")
+        if stripped.strip() and not stripped.startswith(b"#"):
+            indent = text[: len(text) - len(stripped)]
+            break
+        line_start = line_end + 1
+    if not indent:
+        return None
+    starts = re.compile(rb"\n" + re.escape(indent) + rb"(?=[A-Za-z_@])")
+    members: list[Chunk] = []
+    line = chunk.line + data.count(b"\n", chunk.start, newline)
+    previous = newline
+    decorated = False
+    for match in starts.finditer(data, newline, chunk.end):
+        offset = match.start() + 1
+        if _inside(spans, offset) is not None:
+            continue
+        if data[max(0, offset - 3) : offset].rstrip(b"\r\n").endswith(b"\\"):
+            continue
+        line += data.count(b"\n", previous, offset)
+        previous = offset
+        body = data[offset + len(indent) : offset + len(indent) + 64]
+        definition = _DEFINITION.match(body)
+        if members and (_CONTINUES.match(body) or (decorated and (definition or body[:1] == b"@"))):
+            if decorated and definition:
+                members[-1].kind = "class" if definition.group(1) == b"class" else "def"
+                members[-1].name = definition.group(2).decode()
+                decorated = False
+            continue
+        decorated = body[:1] == b"@"
+        member = Chunk(offset, offset, line, owner=chunk)
+        if definition:
+            member.kind = "class" if definition.group(1) == b"class" else "def"
+            member.name = definition.group(2).decode()
+        members.append(member)
+    if not members:
+        return None
+    for i, member in enumerate(members):
+        member.end = members[i + 1].start if i + 1 < len(members) else chunk.end
+    return members
+
+
 class SourceFile:
     """One Python file: bytes, the statements parsed so far, and the path used in reports.
 
@@ -264,6 +371,9 @@ class SourceFile:
         self._broken: set[int] = set()
         self._names: set[str] = set()
         self._known_lines: dict[int, int] = {}
+        self._wanted: list[int] = []  # lines the scan looks at: their methods are parsed
+        self._spans: list[tuple[int, int]] | None = None
+        self._omitted: dict[int, list[Chunk]] = {}  # class node id -> methods not parsed
         self._scopes: dict[int, Scope] = {}
         self._module_scope: Scope | None = None
         self.cache: dict[tuple[str, int], object] = {}  # per-node indexes the evaluator builds
@@ -297,6 +407,7 @@ class SourceFile:
         if not lone_cr:
             chunks = split_top_level(data, merge=False)
             source = cls(path, display, data, ModuleTree(), chunks)
+            source._wanted = sorted(set(lines))
             wanted = source._chunks_of(lines) | source._chunks_matching(_STAR_IMPORT)
             try:
                 source._parse_chunks(wanted)
@@ -337,17 +448,83 @@ class SourceFile:
         if not todo:
             return
         chunks = [self.chunks[i] for i in todo]
+        segments = [self._segments(chunk) for chunk in chunks]
         try:
-            pieces = [self.data[chunk.start : chunk.end].decode("utf-8-sig") for chunk in chunks]
+            pieces = [
+                "".join(self.data[a:b].decode("utf-8-sig") for a, b, _ in parts)
+                for parts in segments
+            ]
         except UnicodeDecodeError as exc:  # another coding: the whole-file parse reads it
             raise ParseFailure(str(exc)) from exc
-        module, bodies, starts = parse_pieces(pieces)
-        self.units.append(Unit(module, starts, [chunk.line for chunk in chunks]))
+        try:
+            module, bodies, starts = parse_pieces(pieces)
+        except ParseFailure:
+            if not any(chunk.omitted for chunk in chunks):
+                raise
+            for chunk in chunks:  # a member cut inside brackets: parse the classes whole
+                chunk.omitted = []
+                chunk.whole = True
+            self._parse_chunks(todo)
+            return
+        synthetic: list[int] = []
+        origin: list[int] = []
+        for parts, start in zip(segments, starts, strict=True):
+            for a, b, line in parts:
+                synthetic.append(start)
+                origin.append(line)
+                start += self.data.count(b"\n", a, b)
+        self.units.append(Unit(module, synthetic, origin))
         for chunk, body in zip(chunks, bodies, strict=True):
             chunk.body = body
             head = self.data[chunk.start : chunk.start + 1]
             if body and (head.isalpha() or head == b"_"):  # the chunk starts at a statement
                 self._note_line(body[0], chunk.line)
+            if chunk.omitted and body and isinstance(body[0], cst.ClassDef):
+                self._omitted[id(body[0])] = chunk.omitted
+
+    def _segments(self, chunk: Chunk) -> list[tuple[int, int, int]]:
+        """The byte ranges to parse for a chunk, with the file line each starts at.
+
+        A whole chunk, except for a class: there, methods nothing needs yet are left out
+        (`omitted`, parsed alone if a lookup reaches them, `member`). A method is needed
+        when it holds a line the scan looks at, assigns an attribute (`self.x = ...`), or
+        holds what `statements_with` searches. Parsing costs by the character, and a
+        service class is mostly methods that load nothing.
+        """
+        whole = [(chunk.start, chunk.end, chunk.line)]
+        if chunk.kind != "class" or chunk.whole:
+            return whole
+        if self._spans is None:
+            self._spans = token_spans(self.data)
+        members = split_members(self.data, chunk, self._spans)
+        if members is None:
+            return whole
+        kept: list[Chunk] = []
+        omitted: list[Chunk] = []
+        for member in members:
+            last = member.line + self.data.count(b"\n", member.start, member.end)
+            holds_line = bisect.bisect_left(self._wanted, member.line) < bisect.bisect_right(
+                self._wanted, last
+            )
+            text = self.data[member.start : member.end]
+            if (
+                member.kind != "def"
+                or holds_line
+                or _ATTRIBUTE_ASSIGNMENT.search(text)
+                or any(needle in text for needle in _ALWAYS_PARSED)
+            ):
+                kept.append(member)
+            else:
+                omitted.append(member)
+        if not omitted:
+            return whole
+        chunk.omitted = omitted
+        header = (chunk.start, members[0].start, chunk.line)
+        parts = [header, *((m.start, m.end, m.line) for m in kept)]
+        if not kept:  # an empty body does not parse: the first method's header keeps it
+            first = omitted.pop(0)
+            return [header, (first.start, first.end, first.line)]
+        return parts
 
     def _note_line(self, statement: cst.BaseStatement, line: int) -> None:
         """Remember the line of a statement that starts its chunk, which the cut knows, so
@@ -401,6 +578,7 @@ class SourceFile:
             return
         self.units.append(unit)
         self.chunks = None
+        self._omitted.clear()
         self.tree.body = list(unit.module.body)
         if self._module_scope is not None:
             self._module_scope.reset()
@@ -420,6 +598,20 @@ class SourceFile:
         """
         if self.chunks is None:
             return True
+        lines = list(lines)
+        self._wanted = sorted(set(self._wanted) | set(lines))
+        for index in self._chunks_of(lines) & self._visible:
+            chunk = self.chunks[index]
+            if chunk.omitted and any(
+                member.line <= line < member.line + self.data.count(b"\n", member.start, member.end)
+                for member in chunk.omitted
+                for line in lines
+            ):
+                # A method left out holds a line now asked for: parse the class whole.
+                if chunk.body:
+                    self._omitted.pop(id(chunk.body[0]), None)
+                chunk.body, chunk.omitted, chunk.whole = None, [], True
+                self._visible.discard(index)
         indexes = self._chunks_of(lines) - self._visible
         if not indexes:
             return True
@@ -447,8 +639,37 @@ class SourceFile:
             if self.chunks is not None:
                 self._show(loaded)
 
+    def omitted_members(self, node: cst.ClassDef) -> list[Chunk]:
+        """The methods of a parsed class that were left out (see `_segments`)."""
+        return self._omitted.get(id(node), [])
+
+    def _member(self, chunk: Chunk) -> cst.BaseStatement | None:
+        """Parse one method of a class alone, inside a stand-in class header.
+
+        The method keeps its bytes (indentation included), so columns and text are the
+        file's; its lines map back through the unit like any piece.
+        """
+        header = "class __mlfix_member__:\n"
+        try:
+            text = self.data[chunk.start : chunk.end].decode("utf-8-sig")
+            module = parse_module(header + text)
+        except (UnicodeDecodeError, ParseFailure):
+            return None
+        if len(module.body) != 1 or not isinstance(module.body[0], cst.ClassDef):
+            return None
+        body = suite(module.body[0].body)
+        if len(body) != 1 or not isinstance(body[0], cst.FunctionDef):
+            return None
+        self.units.append(Unit(module, [1, 2], [chunk.line - 1, chunk.line]))
+        self._note_line(body[0], chunk.line)
+        chunk.body = [body[0]]
+        return body[0]
+
     def definition(self, chunk: Chunk) -> cst.BaseStatement | None:
-        """Parse a top-level `def`/`class` that a lookup reached; None if it does not parse."""
+        """Parse a top-level `def`/`class` (or a method left out of its class) that a lookup
+        reached; None if it does not parse."""
+        if chunk.owner is not None:
+            return chunk.body[0] if chunk.body else self._member(chunk)
         if chunk.body is None:
             if self.chunks is None:  # the file was parsed whole since the chunk was named
                 for stmt in self.tree.body:
@@ -576,6 +797,10 @@ class Scope:
                 _bind_block(suite(node.body), table, self)
             elif isinstance(node, cst.ClassDef):
                 _bind_block(suite(node.body), table, self)
+                for member in self.file.omitted_members(node):
+                    assert member.name is not None
+                    _add(table, Binding("def", member.name, None, member.line, chunk=member))
+                    table[member.name].sort(key=lambda binding: binding.line)
             else:
                 _bind_block(flat(node.body), table, self)
             if self.kind == "module":

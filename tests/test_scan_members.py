@@ -1,0 +1,178 @@
+"""A class is parsed member by member: methods nothing needs stay unparsed until looked up."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from mlfix.scan import scan_repo, scan_source
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    texts: list[str] = []
+    real_parse = cst.parse_module
+
+    def spy(source: str) -> cst.Module:
+        texts.append(source)
+        return real_parse(source)
+
+    monkeypatch.setattr(cst, "parse_module", spy)
+    return texts
+
+
+def refs(code: str) -> list[tuple[str | None, int, int]]:
+    result = scan_source(textwrap.dedent(code), "app.py")
+    assert not result.problems, result.problems
+    return [(ref.repo_id, ref.line, ref.column) for ref in result.refs]
+
+
+def test_methods_that_load_nothing_are_not_parsed(parsed: list[str]) -> None:
+    code = """\
+        from transformers import AutoModel
+
+        class Service:
+            '''Loads once.'''
+
+            timeout: int = 3
+
+            def __init__(self) -> None:
+                self.model = AutoModel.from_pretrained("org/model")
+
+            @staticmethod
+            def predict(texts: list[str]) -> list[int]:
+                return [len(text) for text in texts]
+        """
+    assert refs(code) == [("org/model", 9, 22)]
+    assert parsed and not any("def predict" in text for text in parsed)
+
+
+def test_a_method_a_lookup_reaches_is_parsed_then(parsed: list[str]) -> None:
+    code = """\
+        from transformers import AutoModel
+
+        NAME = "org/from-property"
+
+        class Service:
+            def __init__(self) -> None:
+                self.model = AutoModel.from_pretrained(self.name)
+                self.other = AutoModel.from_pretrained(self.pick("org/picked"))
+
+            @property
+            def name(self) -> str:
+                return NAME
+
+            def pick(self, value: str) -> str:
+                return value
+
+            def unused(self) -> None:
+                print("never parsed")
+        """
+    assert refs(code) == [("org/from-property", 7, 22), ("org/picked", 8, 22)]
+    assert any("def name" in text for text in parsed)
+    assert not any("never parsed" in text for text in parsed)
+
+
+def test_a_method_assigning_attributes_is_always_read() -> None:
+    code = """\
+        from transformers import AutoModel
+
+        class Service:
+            def __init__(self) -> None:
+                self.model = AutoModel.from_pretrained(self.repo)
+
+            def configure(self) -> None:
+                self.repo = "org/one"
+
+            def reconfigure(self) -> None:
+                self.repo: str = "org/two"
+        """
+    result = scan_source(textwrap.dedent(code), "app.py")
+    [ref] = result.refs
+    assert ref.repo_id is None
+    assert "different values (lines 8, 11): 'org/one', 'org/two'" in (ref.unresolved_reason or "")
+
+
+def test_a_loader_alias_used_in_a_method_left_out_parses_the_class_whole() -> None:
+    code = """\
+        from transformers import pipeline as hf_pipeline
+
+        class Service:
+            def other(self) -> int:
+                return 1
+
+            def build(self) -> object:
+                return hf_pipeline("ner", model="org/ner")
+        """
+    assert refs(code) == [("org/ner", 8, 16)]
+
+
+def test_a_cut_inside_brackets_falls_back_to_the_whole_class() -> None:
+    code = """\
+        from transformers import AutoModel
+
+        DEFAULT = "org/listed"
+
+        class Service:
+            NAMES = [
+            DEFAULT,
+            ]
+
+            def other(self) -> int:
+                return 1
+
+            def load(self) -> object:
+                return AutoModel.from_pretrained(self.NAMES[0])
+        """
+    assert refs(code) == [("org/listed", 14, 16)]
+
+
+def test_a_method_of_a_class_in_another_module(tmp_path: Path) -> None:
+    (tmp_path / "settings.py").write_text(
+        textwrap.dedent(
+            """\
+            class Settings:
+                def helper(self) -> str:
+                    return "unused"
+
+                def model(self) -> str:
+                    return "org/elsewhere"
+            """
+        )
+    )
+    (tmp_path / "app.py").write_text(
+        textwrap.dedent(
+            """\
+            from transformers import AutoModel
+            from settings import Settings
+
+            model = AutoModel.from_pretrained(Settings().model())
+            """
+        )
+    )
+    [ref] = scan_repo(tmp_path, jobs=1).refs
+    assert (ref.repo_id, ref.line) == ("org/elsewhere", 4)
+
+
+def test_a_constructor_without_attribute_assignments_still_counts() -> None:
+    code = """\
+        from dataclasses import dataclass
+        from transformers import AutoModel
+
+        @dataclass
+        class Options:
+            model: str = "org/default"
+
+        class Plain:
+            model = "org/plain"
+
+            def __init__(self, model: str) -> None:
+                print(model)
+
+        a = AutoModel.from_pretrained(Options("org/given").model)
+        b = AutoModel.from_pretrained(Plain("org/ignored").model)
+        """
+    assert [repo for repo, _, _ in refs(code)] == ["org/given", "org/plain"]
