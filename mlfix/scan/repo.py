@@ -173,20 +173,53 @@ def _scan(
         # worker do not copy the parent's pages (copy-on-write) for nothing.
         gc.freeze()
         try:
-            with context.Pool(workers, _start_worker, (root, dict(env), dict(versions))) as pool:
-                pending: deque[AsyncResult[_Partial]] = deque()
-                for batch in itertools.chain(head, batches):
-                    # Plain strings pickle several times faster than dataclass instances.
-                    paths = [file.path for file in batch]
-                    rels = [file.rel for file in batch]
-                    pending.append(pool.apply_async(_scan_in_worker, (paths, rels)))
-                    while len(pending) >= 2 * workers:
-                        _merge(total, pending.popleft().get())
-                while pending:
-                    _merge(total, pending.popleft().get())
+            setup = (root, dict(env), dict(versions))
+            with context.Pool(workers - 1, _start_worker, setup) as pool:
+                work = itertools.chain(head, batches)
+                _share(pool, workers - 1, work, total, root, env, versions)
         finally:
             gc.unfreeze()
     return ScanResult(tuple(total.refs), total.scanned, total.parsed, tuple(total.problems))
+
+
+def _share(
+    pool: multiprocessing.pool.Pool,
+    workers: int,
+    batches: Iterable[list[PythonFile]],
+    total: _Partial,
+    root: Path,
+    env: Mapping[str, str],
+    versions: Mapping[str, str],
+) -> None:
+    """Scan batches in the workers and in this process, merging results in walk order.
+
+    The calling process walks the tree, which leaves it idle most of the time: it scans a
+    batch itself whenever every worker already has one running and one queued, so `jobs`
+    processes do the work with one fewer fork (and its copy-on-write faults) than a pool
+    of `jobs` workers plus an idle parent.
+    """
+    scanner = _BatchScanner(root, env, versions)
+    pending: deque[AsyncResult[_Partial] | _Partial] = deque()
+    queued: deque[AsyncResult[_Partial]] = deque()
+    for batch in batches:
+        while queued and queued[0].ready():
+            queued.popleft()
+        if len(queued) < 2 * workers:
+            # Plain strings pickle several times faster than dataclass instances.
+            paths = [file.path for file in batch]
+            rels = [file.rel for file in batch]
+            job = pool.apply_async(_scan_in_worker, (paths, rels))
+            queued.append(job)
+            pending.append(job)
+        else:
+            pending.append(scanner.scan(batch))
+        while pending and (isinstance(pending[0], _Partial) or pending[0].ready()):
+            done = pending.popleft()
+            _merge(total, done if isinstance(done, _Partial) else done.get())
+    while pending:
+        done = pending.popleft()
+        _merge(total, done if isinstance(done, _Partial) else done.get())
+    scanner.evaluator.project.close()
 
 
 def _merge(total: _Partial, part: _Partial) -> None:
