@@ -28,7 +28,7 @@ from mlfix.scan import known
 from mlfix.scan.prefilter import LOADER_RE, may_load_models, read_bytes
 from mlfix.scan.refs import ModelRef, RefKind, ScanProblem, ScanResult
 from mlfix.scan.resolve import Evaluator, Project, _last_name
-from mlfix.scan.source import Scope, SourceFile, inert_spans
+from mlfix.scan.source import Scope, SourceFile, inert_spans, token_spans
 from mlfix.scan.syntax import (
     WORD_BYTES,
     CallCollector,
@@ -104,7 +104,7 @@ def _alias_imports(data: bytes) -> Iterator[int]:
             yield before.start()
 
 
-def loader_lines(data: bytes) -> list[int]:
+def loader_lines(data: bytes, spans: list[tuple[int, int]] | None = None) -> list[int]:
     """The 1-based lines where a needle (`prefilter.LOADER_RE`) can name a loader, sorted.
 
     A subset of `prefilter.needle_lines`: a needle inside a longer name (`run_pipeline`,
@@ -127,7 +127,7 @@ def loader_lines(data: bytes) -> list[int]:
             if whole_word and end < len(data) and data[end] in WORD_BYTES:
                 continue
             if inert is None:
-                inert = inert_spans(data)
+                inert = inert_spans(data, spans)
             index = bisect.bisect_right(inert, (start, len(data))) - 1
             if index >= 0 and inert[index][1] > start:
                 continue  # in a comment or a string: text, not a call
@@ -838,11 +838,12 @@ def scan_data(
     *,
     line_offset: int = 0,
 ) -> tuple[list[ModelRef], list[ScanProblem]]:
-    lines = loader_lines(data)
+    spans = token_spans(data)  # strings and comments, read once for all the cuts below
+    lines = loader_lines(data, spans)
     if not lines and next(_alias_imports(data), None) is None:
         return [], []  # the needles are inside longer names only: no loader to find
     try:
-        source = SourceFile.parse(path, display, data, lines)
+        source = SourceFile.parse(path, display, data, lines, spans)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return [], [_parse_problem(exc, display, line_offset)]
     evaluator.project.remember(source)

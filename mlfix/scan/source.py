@@ -110,7 +110,9 @@ _DEFINITION = re.compile(rb"(async[ \t]+def|def|class)[ \t]+([A-Za-z_][A-Za-z0-9
 _STAR_IMPORT = re.compile(rb"import[\s\\]*\*")
 
 
-def inert_spans(data: bytes) -> list[tuple[int, int]]:
+def inert_spans(
+    data: bytes, spans: list[tuple[int, int]] | None = None
+) -> list[tuple[int, int]]:
     """The comments and plain string literals of the bytes, as sorted (start, end) ranges.
 
     Text there is never code, so a loader name inside it (a docstring saying "the data
@@ -119,13 +121,12 @@ def inert_spans(data: bytes) -> list[tuple[int, int]]:
     within the two bytes before the quote, which may take a plain string for one (it then
     counts as code): that can only cost a parse, never a model.
     """
-    spans: list[tuple[int, int]] = []
-    for match in _TOKEN.finditer(data):
-        start = match.start()
+    inert: list[tuple[int, int]] = []
+    for start, end in token_spans(data) if spans is None else spans:
         if data[start] != 0x23 and b"f" in data[max(0, start - 2) : start].lower():  # not "#"
             continue
-        spans.append((start, match.end()))
-    return spans
+        inert.append((start, end))
+    return inert
 
 
 def word_offsets(data: bytes, word: bytes) -> Iterator[int]:
@@ -163,7 +164,9 @@ class Chunk:
     whole: bool = False  # parse the class with all its methods (a line asked is in one)
 
 
-def split_top_level(data: bytes, *, merge: bool = True) -> list[Chunk]:
+def split_top_level(
+    data: bytes, *, merge: bool = True, spans: list[tuple[int, int]] | None = None
+) -> list[Chunk]:
     """Cut source bytes into top-level statements without parsing them.
 
     A statement starts at a line whose first byte is a letter, `_` or `@`, outside any
@@ -177,7 +180,8 @@ def split_top_level(data: bytes, *, merge: bool = True) -> list[Chunk]:
     inside brackets cuts a statement in two, the piece after it cannot parse on its own,
     and the caller falls back to parsing the whole file.
     """
-    spans = [(m.start(), m.end()) for m in _TOKEN.finditer(data)]
+    if spans is None:
+        spans = token_spans(data)
     starts: list[int] = [0] if data[:1].isalpha() or data[:1] in (b"_", b"@") else []
     position = 0
     index = 0
@@ -397,7 +401,14 @@ class SourceFile:
         self.cache.clear()
 
     @classmethod
-    def parse(cls, path: Path, display: Path, data: bytes, lines: Iterable[int] = ()) -> SourceFile:
+    def parse(
+        cls,
+        path: Path,
+        display: Path,
+        data: bytes,
+        lines: Iterable[int] = (),
+        spans: list[tuple[int, int]] | None = None,
+    ) -> SourceFile:
         """Parse what a scan needs first: the chunks holding `lines`, and star imports.
 
         Everything else is parsed when a lookup reaches it. Raises SyntaxError (or
@@ -405,8 +416,10 @@ class SourceFile:
         """
         lone_cr = b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
         if not lone_cr:
-            chunks = split_top_level(data, merge=False)
+            spans = token_spans(data) if spans is None else spans
+            chunks = split_top_level(data, merge=False, spans=spans)
             source = cls(path, display, data, ModuleTree(), chunks)
+            source._spans = spans
             source._wanted = sorted(set(lines))
             wanted = source._chunks_of(lines) | source._chunks_matching(_STAR_IMPORT)
             try:
