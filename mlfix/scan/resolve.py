@@ -131,7 +131,8 @@ class Project:
         self._cache: OrderedDict[Path, SourceFile | None] = OrderedDict()
         self._cache_size = cache_size
         # Which file a module name is, per search base: bounded, like the module cache.
-        self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
+        self._found: OrderedDict[tuple[str, str], Path | None] = OrderedDict()
+        self._bases: dict[str, tuple[str, ...]] = {}
         self._listings: OrderedDict[str, tuple[frozenset[str], frozenset[str]]] = OrderedDict()
 
     def version(self, package: str) -> str | None:
@@ -180,16 +181,29 @@ class Project:
         self._store(key, source)
         return source
 
-    def _search_bases(self, importer: SourceFile) -> Iterator[Path]:
+    def _search_bases(self, importer: SourceFile) -> tuple[str, ...]:
+        """The directories an absolute import is looked up in: the importer's own, its
+        parents up to the root, then the root's `src` (cached per directory, as text:
+        Path objects cost more than the lookups they serve)."""
         if self.root is None:
-            return
-        directory = _absolute(importer.path).parent
-        while True:
-            yield directory
-            if directory == self.root or self.root not in directory.parents:
-                break
-            directory = directory.parent
-        yield self.root / "src"
+            return ()
+        directory = os.path.dirname(_absolute_text(importer.path))
+        found = self._bases.get(directory)
+        if found is None:
+            root = str(self.root)
+            inside = root.rstrip(os.sep) + os.sep
+            bases: list[str] = []
+            current = directory
+            while True:
+                bases.append(current)
+                if current == root or not current.startswith(inside):
+                    break
+                current = os.path.dirname(current)
+            bases.append(os.path.join(root, "src"))
+            found = self._bases[directory] = tuple(bases)
+            if len(self._bases) > 4 * self._cache_size:
+                self._bases.pop(next(iter(self._bases)))
+        return found
 
     def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]]:
         """The files and the directories in a directory (symlinks followed), cached.
@@ -222,7 +236,7 @@ class Project:
             self._listings.popitem(last=False)
         return found
 
-    def _find(self, base: Path, dotted: str) -> Path | None:
+    def _find(self, base: str, dotted: str) -> Path | None:
         key = (base, dotted)
         if key not in self._found:
             parts = [part for part in dotted.split(".") if part]
@@ -232,12 +246,12 @@ class Project:
                 files, dirs = self._listing(directory)
                 last = parts[-1]
                 if f"{last}.py" in files:
-                    found = base.joinpath(*parts[:-1], f"{last}.py")
+                    found = Path(directory, f"{last}.py")
                 elif (
                     last in dirs
                     and "__init__.py" in self._listing(os.path.join(directory, last))[0]
                 ):
-                    found = base.joinpath(*parts, "__init__.py")
+                    found = Path(directory, last, "__init__.py")
             self._found[key] = found
             if len(self._found) > 64 * self._cache_size:
                 self._found.popitem(last=False)
@@ -250,11 +264,11 @@ class Project:
         if self.root is None:
             return None
         if level > 0:
-            base = _absolute(importer.path).parent
+            base = os.path.dirname(_absolute_text(importer.path))
             for _ in range(level - 1):
-                base = base.parent
+                base = os.path.dirname(base)
             if not dotted:
-                init = base / "__init__.py"
+                init = Path(base, "__init__.py")
                 return init if init.is_file() else None
             return self._find(base, dotted)
         for base in self._search_bases(importer):
@@ -278,13 +292,10 @@ class Project:
         """
         if self.root is None or not name or os.path.isabs(name):
             return None
-        for base in (_absolute(importer.path).parent, self.root):
-            candidate = base / name
-            try:
-                if candidate.is_dir():
-                    return candidate
-            except OSError:
-                continue
+        for base in (os.path.dirname(_absolute_text(importer.path)), str(self.root)):
+            candidate = os.path.join(base, name)
+            if os.path.isdir(candidate):
+                return Path(candidate)
         return None
 
     def adapter_config(self, directory: Path) -> dict[str, object] | None:
@@ -303,10 +314,15 @@ class Project:
         return None
 
 
-def _absolute(path: Path) -> Path:
-    """An absolute, normalised path without resolving symlinks (one syscall per part)."""
+def _absolute_text(path: Path) -> str:
+    """An absolute, normalised path without resolving symlinks, as text."""
     text = os.fspath(path)
-    return Path(os.path.normpath(text if os.path.isabs(text) else os.path.join(os.getcwd(), text)))
+    return os.path.normpath(text if os.path.isabs(text) else os.path.join(os.getcwd(), text))
+
+
+def _absolute(path: Path) -> Path:
+    """An absolute, normalised path without resolving symlinks."""
+    return Path(_absolute_text(path))
 
 
 def _blocks(stmt: Statement) -> list[list[Statement]]:
