@@ -1420,11 +1420,21 @@ class Evaluator:
 
     def _argparse_default(self, scope: Scope, attr: str) -> Value:
         """`args.model` after `parser.parse_args()`: the option's default, if it has one."""
-        for node in (n for s in scope.file.statements_with(b"add_argument") for n in walk(s)):
-            if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)):
-                continue
+        key = ("add-argument-calls", 0)
+        calls = scope.file.cache.get(key)
+        if calls is None:  # every option of the file, found once (one walk per file)
+            calls = scope.file.cache[key] = [
+                node
+                for statement in scope.file.statements_with(b"add_argument")
+                for node in walk(statement)
+                if isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == "add_argument"
+            ]
+        assert isinstance(calls, list)
+        for node in calls:
             args = positional(node)
-            if node.func.attr.value != "add_argument" or not args:
+            if not args:
                 continue
             flags = [
                 flag for a in args if not a.star and (flag := str_constant(a.value)) is not None
