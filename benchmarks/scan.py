@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  grep -rlE '{GREP_PATTERN}': {grep_wall * 1000:.0f} ms / {grep_cpu * 1000:.0f} ms")
         rows = [("mlfix scan, 1 process", serial)]
         if parallel:
-            rows.append((f"mlfix scan, {jobs} workers (default)", parallel))
+            rows.append((f"mlfix scan, {jobs} processes (default)", parallel))
         best = float("inf")
         for label, runs in rows:
             wall = statistics.median(w for w, _ in runs)

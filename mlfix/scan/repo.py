@@ -1,10 +1,11 @@
 """Scan a whole build context, on several cores when it is large.
 
 The walk runs in the calling process and hands batches of paths to workers, which read,
-prefilter and parse them; results come back in walk order, so the output does not depend
-on the number of workers. At most two batches per worker are in flight, so memory stays
-flat however large the repository is. Small repositories (up to two batches) are scanned
-in process: starting workers would cost more than it saves.
+prefilter and parse them; the calling process scans a batch itself whenever the workers
+have enough queued. Results are merged in walk order, so the output does not depend on
+the number of processes. A bounded number of batches is in flight, so memory stays flat
+however large the repository is. Small repositories (up to two batches) are scanned in
+process: starting workers would cost more than it saves.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ def _batches(files: Iterable[PythonFile]) -> Iterator[list[PythonFile]]:
 
 
 def default_jobs() -> int:
-    """Worker processes for a large scan: the CPUs (at most MAX_JOBS), if `fork` is safe.
+    """Processes for a large scan (the calling one included): the CPUs (at most MAX_JOBS),
+    if `fork` is safe.
 
     Only `fork` starts workers cheaply enough; elsewhere (macOS, Windows) the scan stays in
     process. It also stays in process when the caller runs other threads: a fork copies
@@ -125,8 +127,8 @@ def scan_repo(
     pins (`{"transformers": "4.46.3"}`), when known: the transformers release decides the
     default model of a task-only `pipeline()`, the sentence-transformers release whether a
     short CrossEncoder name gets the `cross-encoder/` prefix; unknown means the newest,
-    which is what an unpinned install gets. `jobs` is the number
-    of worker processes (default: `default_jobs()`; the result does not depend on it).
+    which is what an unpinned install gets. `jobs` is the number of processes that scan,
+    this one included (default: `default_jobs()`; the result does not depend on it).
     Unreadable or unparsable files become problems, never errors.
     """
     with _fewer_collections():
@@ -213,7 +215,11 @@ def _share(
             pending.append(job)
         else:
             pending.append(scanner.scan(batch))
-        while pending and (isinstance(pending[0], _Partial) or pending[0].ready()):
+        # Merge what is done, in order; wait for the oldest when too much is in flight, so
+        # memory stays bounded even when a worker is slow.
+        while pending and (
+            isinstance(pending[0], _Partial) or pending[0].ready() or len(pending) > 4 * workers
+        ):
             done = pending.popleft()
             _merge(total, done if isinstance(done, _Partial) else done.get())
     while pending:
