@@ -18,6 +18,7 @@ Discovery only reads names and the compose files; nothing here parses Dockerfile
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -188,6 +189,10 @@ def compose_targets(path: Path) -> Compose:
             dockerfile_text = _resolve_variables(
                 str(build.get("dockerfile", "Dockerfile")), f"service {name}"
             )
+            stage = build.get("target")
+            stage_text = (
+                _resolve_variables(str(stage), f"service {name}") if stage is not None else None
+            )
         except ValueError as exc:
             warnings.append(f"{display(path)}: {exc}; service skipped")
             continue
@@ -203,7 +208,9 @@ def compose_targets(path: Path) -> Compose:
             message = f"service {name}: Dockerfile {display(dockerfile)} does not exist"
             found.errors.append(MlfixError(path, message))
         else:
-            found.targets.append(Target(dockerfile, context, display(dockerfile), str(name)))
+            found.targets.append(
+                Target(dockerfile, context, display(dockerfile), str(name), stage_text or None)
+            )
     return found
 
 
@@ -272,7 +279,9 @@ def stdin_target(dockerfile: Path, name: str) -> Target:
     """The target for a Dockerfile read from stdin, named `name` in output."""
     if dockerfile.exists():
         for target in services_building(dockerfile):
-            return Target(dockerfile, target.context, name, target.compose_service)
+            return Target(
+                dockerfile, target.context, name, target.compose_service, target.build_target
+            )
     return Target(dockerfile, dockerfile.parent, name)
 
 
@@ -364,14 +373,19 @@ def discover(
             continue
         plain.append(path)
         services.extend(services_building(path))
-    seen: set[tuple[Path, Path]] = set()
+    seen: dict[tuple[Path, Path], int] = {}
     built_by_service: set[Path] = set()
     for target in services:
         key = (_real(target.dockerfile), _real(target.context))
         built_by_service.add(key[0])
         if key not in seen:
-            seen.add(key)
+            seen[key] = len(result.targets)
             result.targets.append(target)
+        elif result.targets[seen[key]].build_target != target.build_target:
+            # Services build different stages of one Dockerfile: none of them is "the" app
+            # stage, so the rules fall back to the last one (as for a plain Dockerfile).
+            first = result.targets[seen[key]]
+            result.targets[seen[key]] = dataclasses.replace(first, build_target=None)
     # One file reached twice (a symlinked Dockerfile and its target) is one target: the
     # symlink says where it is built, so it comes first.
     plain_files: set[Path] = set()

@@ -23,6 +23,7 @@ class Target:
     context: Path
     display: str  # how the Dockerfile is named in output
     compose_service: str | None = None
+    build_target: str | None = None  # the stage compose builds (`build.target`), if named
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlfix.config import Settings
+from mlfix.discover import services_building
 from mlfix.engine import TargetResult, run_target
 from mlfix.facts import Target
 from mlfix.patch import unified_diff
@@ -57,8 +58,15 @@ class Case:
         )
 
     def target(self, root: Path | None = None) -> Target:
+        """The Dockerfile as the CLI finds it: built by a compose service when the case has
+        a compose file that builds it (its service and `build.target` then count)."""
         base = root or self.input
         dockerfile = base / "Dockerfile"
+        for service in services_building(dockerfile):
+            if service.context.resolve() == base.resolve():
+                return Target(
+                    dockerfile, base, "Dockerfile", service.compose_service, service.build_target
+                )
         return Target(dockerfile, base, "Dockerfile")
 
 

@@ -155,6 +155,26 @@ def test_one_dockerfile_built_by_two_services_with_two_contexts(tmp_path: Path) 
     ]
 
 
+def test_compose_build_target_names_the_stage_the_service_runs(tmp_path: Path) -> None:
+    put(
+        tmp_path / "compose.yaml",
+        "services:\n"
+        "  api: {build: {context: ., target: app}}\n"
+        "  other: {build: {context: ., dockerfile: other/Dockerfile, target: prod}}\n"
+        "  again: {build: {context: ., dockerfile: other/Dockerfile, target: test}}\n",
+    )
+    put(tmp_path / "Dockerfile", "FROM x AS app\nFROM app AS test\n")
+    put(tmp_path / "other" / "Dockerfile", "FROM x AS prod\nFROM prod AS test\n")
+    found_targets = discover([tmp_path]).targets
+    targets = {t.dockerfile.relative_to(tmp_path).as_posix(): t for t in found_targets}
+    assert targets["Dockerfile"].build_target == "app"
+    # Two services build two stages of one Dockerfile: no single stage runs the app.
+    assert targets["other/Dockerfile"].build_target is None
+    assert targets["other/Dockerfile"].compose_service == "other"
+    alone = discover([tmp_path / "Dockerfile"]).targets
+    assert [t.build_target for t in alone] == ["app"]
+
+
 def test_compose_services_that_cannot_be_followed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -493,8 +493,13 @@ def provide(target: Any, documents: Any, model: DockerfileModel, settings: Any) 
     """
     if not (settings.enabled("MLF203") or settings.enabled("MLF201")):
         return {}
-    context = Context(target.context)
-    cache: dict[str, tuple[bool, bool]] = documents.cache.setdefault("system.exists", {})
+    context = Context(target.context, target.dockerfile, model.text)
+    # Per Dockerfile text: a path the ignore file leaves out counts as there when a COPY of
+    # this text names it (see Context), and the fixes change the text between passes.
+    by_text: dict[str, dict[str, tuple[bool, bool]]] = documents.cache.setdefault(
+        "system.exists", {}
+    )
+    cache = by_text.setdefault(model.text, {})
 
     def exists(rel: str) -> tuple[bool, bool]:
         if rel not in cache:

@@ -224,17 +224,31 @@ def provide(
     return {"weights": Gatherer(target, documents, model, settings).gather()}
 
 
+def app_stage(model: DockerfileModel, build_target: str | None) -> Stage:
+    """The stage that runs the app: the one compose builds (`build.target`), else the last.
+
+    `docker build --target x` stops at stage x, so weights baked into a later stage would
+    never reach the image compose runs. Stage names match case-insensitively, as Docker
+    matches them.
+    """
+    if build_target:
+        for stage in model.stages:
+            if stage.name is not None and stage.name.lower() == build_target.lower():
+                return stage
+    return model.stages[-1]
+
+
 class Gatherer:
     def __init__(self, target: Any, documents: Any, model: DockerfileModel, settings: Settings):
         self.target = target
         self.documents = documents
         self.model = model
         self.settings = settings
-        self.context = Context(target.context)
+        self.context = Context(target.context, target.dockerfile, model.text)
         self.root: Path = target.context
         self.cache: dict[str, Any] = documents.cache.setdefault("weights", {})
         self.states = effective(model)
-        self.app = model.stages[-1]
+        self.app = app_stage(model, getattr(target, "build_target", None))
 
     # -- reading the context --------------------------------------------------------------
 
