@@ -49,6 +49,9 @@ offline lookup of the same revision finds it. When the project already names a c
 code loads was resolved and is baked. With `weights = "volume"` the compose service mounts
 the host's cache instead.
 
+The weights go to the stage that runs the app: the last one, or the stage a compose
+service builds (`build: {target: app}`), since `docker build --target` stops there.
+
 When the Dockerfile passes a Hugging Face token (see MLF303), the downloads read it from
 the BuildKit secret `hf_token`, so gated and private repos can be baked.
 
