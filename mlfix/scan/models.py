@@ -5,11 +5,12 @@ loader calls there with a libcst visitor (`syntax.CallCollector`), and resolves 
 argument with `resolve.Evaluator`. Scanned code is read as a libcst syntax tree and never
 imported or executed.
 
-Speed: libcst (1.0.1, native parser) needs about 0.06-0.09 ms per line to parse, against
-0.007 ms for CPython's `ast`, and `node.visit()` or PositionProvider cost as much again.
+Speed: libcst (1.9, native parser) needs about 2 µs per character to parse, about ten
+times CPython's `ast`, and `node.visit()` or PositionProvider cost about as much again.
 So only the statements the scan needs are parsed (`source`), positions come from one
-codegen pass over what was parsed (`syntax.Unit`), and the visitor runs only on the
-statements that touch a needle line.
+codegen pass over what was parsed (`syntax.Unit`), the visitor runs only on the
+statements that touch a needle line, and it is driven over the node fields
+(`syntax.visit`) instead of libcst's rebuilding `visit`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ per file, and parsing is most of its cost. So a file is cut into its top-level s
 first (a byte-level pass that knows strings, comments, brackets and line continuations),
 and only some are parsed, with libcst: those holding a needle line, and the imports and
 assignments that names resolve through. Function and class definitions without a needle
-are parsed only if a lookup reaches them. The statements wanted at one time are parsed
+are parsed only if a lookup reaches them, and a class with one is parsed without the
+methods nothing needs yet (`SourceFile._segments`). The statements wanted at one time are parsed
 in one libcst call (`syntax.parse_pieces`). If the cut ever yields a piece that does not
 parse, the whole file is parsed instead, so the cut can cost speed but never correctness.
 
