@@ -91,16 +91,21 @@ CANDIDATE_NAMES = frozenset(
         *OPEN_CLIP_FUNCTIONS,
     }
 )
-# `... import pipeline as hf_pipeline`: the ` as ` is searched first (a fast literal
-# search), then the name before it.
-_AS = re.compile(rb"[\s\\]as[\s\\]")
+# `... import pipeline as hf_pipeline`: the `as` is searched first (a pattern that starts
+# with a literal is a fast search; one that starts with a class of bytes is not), then the
+# byte before it and the name before that.
+_AS = re.compile(rb"as[\s\\]")
+_SPACE = frozenset(b" \t\n\r\f\v\\")
 _NAME_BEFORE = re.compile(rb"(\w+)[\s\\]*\Z")
 
 
 def _alias_imports(data: bytes) -> Iterator[int]:
     """Offsets of `<loader name> as` (the imports the alias search must see parsed)."""
     for match in _AS.finditer(data):
-        before = _NAME_BEFORE.search(data, max(0, match.start() - 64), match.start() + 1)
+        start = match.start()
+        if start == 0 or data[start - 1] not in _SPACE:
+            continue
+        before = _NAME_BEFORE.search(data, max(0, start - 65), start)
         if before and before.group(1).decode("ascii", "replace") in CANDIDATE_NAMES:
             yield before.start()
 

@@ -670,12 +670,24 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """
     for name in _child_fields(node):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        if _is_node(type(value)):
             yield value
         elif isinstance(value, (tuple, list)):
             for item in value:
-                if isinstance(item, cst.CSTNode):
+                if _is_node(type(item)):
                     yield item
+
+
+_NODE_TYPES: dict[type, bool] = {}
+
+
+def _is_node(kind: type) -> bool:
+    """`isinstance(x, cst.CSTNode)` by type, cached: libcst's node classes are ABCs, whose
+    instance checks cost several times a dictionary lookup, and walks make millions."""
+    found = _NODE_TYPES.get(kind)
+    if found is None:
+        found = _NODE_TYPES[kind] = issubclass(kind, cst.CSTNode)
+    return found
 
 
 def walk(*roots: cst.CSTNode) -> Iterator[cst.CSTNode]:
