@@ -6,6 +6,7 @@ and `verify` all go through here. Nothing in this module writes files.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from mlfix.config import Settings
 from mlfix.context import facts as context_facts
 from mlfix.deps import system
 from mlfix.deps.facts import Context, gather
+from mlfix.discover import services_building
 from mlfix.dockerfile import edit
 from mlfix.dockerfile.model import DockerfileModel, parse
 from mlfix.errors import MlfixError
@@ -260,12 +262,29 @@ def run_target(
 
 
 def target_for(path: Path) -> Target:
-    """A PATH argument: a build-context directory (its Dockerfile) or a Dockerfile."""
+    """A PATH argument: a build-context directory (its Dockerfile) or a Dockerfile.
+
+    A compose service that builds that Dockerfile with that context names the target's
+    service and the stage it builds (`build.target`), as the CLI's discovery does.
+    """
     if path.is_dir():
         dockerfile = path / "Dockerfile"
         if not dockerfile.exists():
             raise MlfixError(path, "no Dockerfile in this directory")
-        return Target(dockerfile, path, str(dockerfile))
+        return _with_service(Target(dockerfile, path, str(dockerfile)))
     if not path.exists() and not path.is_symlink():
         raise MlfixError(path, "does not exist")
-    return Target(path, path.parent, str(path))
+    return _with_service(Target(path, path.parent, str(path)))
+
+
+def _with_service(target: Target) -> Target:
+    if not target.dockerfile.is_file():
+        return target
+    for service in services_building(target.dockerfile):
+        if service.context.resolve() == target.context.resolve():
+            return dataclasses.replace(
+                target,
+                compose_service=service.compose_service,
+                build_target=service.build_target,
+            )
+    return target

@@ -257,3 +257,12 @@ def test_cli_checks_a_containerfile_repo_and_compose_contexts(
         app, ["--select", "MLF201", "--exclude", "stack/", "."], catch_exceptions=False
     )
     assert result.exit_code == 0 and "1 skipped" in result.stderr
+
+
+def test_library_target_for_knows_the_compose_build_target() -> None:
+    from mlfix.engine import target_for
+
+    case = FIXTURES / "MLF301" / "fires-compose-build-target" / "input"
+    target = target_for(case)
+    assert (target.compose_service, target.build_target) == ("api", "app")
+    assert target_for(case / "Dockerfile").build_target == "app"
