@@ -174,3 +174,21 @@ def test_compose_edit_keeps_comments_and_layout() -> None:
 def test_compose_edit_refuses_a_layout_it_cannot_keep() -> None:
     odd = "services:\n   api:\n         build: .\n"
     assert add_volume(odd, "api", "/opt/hf", {"HF_HOME": "/opt/hf"}, read_only=False) is None
+
+
+def test_declared_packages_reads_every_manifest_pinned_or_not() -> None:
+    from mlfix.weights.versions import declared_packages
+
+    files = {
+        "requirements.txt": "torch==2.4.0\nDatasets[audio]>=2  # loose\n-r more.txt\n",
+        "pyproject.toml": (
+            '[project]\ndependencies = ["evaluate", "numpy<2"]\n'
+            "[tool.poetry.dependencies]\nScikit_Learn = '*'\n"
+        ),
+        "uv.lock": '[[package]]\nname = "tokenizers"\nversion = "0.20.0"\n',
+        "Pipfile": '[packages]\nrequests = "*"\n',
+    }
+    found = declared_packages(files.get, ["pip", "install", "--no-cache-dir", "sentencepiece"])
+    assert {"torch", "datasets", "evaluate", "numpy", "scikit-learn", "tokenizers"} <= found
+    assert {"requests", "sentencepiece"} <= found
+    assert "more-txt" not in found and "-r" not in found

@@ -46,8 +46,9 @@ format the repo carries). A pinned `revision=` is downloaded at that revision, s
 offline lookup of the same revision finds it. When the project already names a cache
 (`HF_HOME`, `HF_HUB_CACHE`, `SENTENCE_TRANSFORMERS_HOME`, `TRANSFORMERS_CACHE`,
 `cache_dir=`), the weights go there. `HF_HUB_OFFLINE=1` is set only when every model the
-code loads was resolved and is baked. With `weights = "volume"` the compose service mounts
-the host's cache instead.
+code loads was resolved and is baked, and the project installs no library that downloads
+from the hub in ways mlfix does not follow (`datasets`, `evaluate`). With
+`weights = "volume"` the compose service mounts the host's cache instead.
 
 The weights go to the stage that runs the app: the last one, or the stage a compose
 service builds (`build: {target: app}`), since `docker build --target` stops there.

@@ -39,9 +39,16 @@ from mlfix.scan import (
     scan_run_command,
 )
 from mlfix.weights import cache, includes, shell
-from mlfix.weights.versions import from_command_words, project_versions, version_tuple
+from mlfix.weights.versions import (
+    declared_packages,
+    from_command_words,
+    project_versions,
+    version_tuple,
+)
 
 CODES = ("MLF301", "MLF302", "MLF303", "MLF304")
+# Libraries that download from the hub through calls the scan does not follow.
+HUB_LIBRARIES_NOT_FOLLOWED = (("datasets", "load_dataset"), ("evaluate", "evaluate.load"))
 DEFAULT_HF_HOME = "/opt/hf"
 WEIGHTS_STAGE = "weights"
 MANIFESTS = re.compile(
@@ -272,6 +279,28 @@ class Gatherer:
             self.cache[key] = project_versions(self.read, inline)
         found: dict[str, str] = self.cache[key]
         return found
+
+    def hub_libraries_not_followed(self) -> list[str]:
+        """Why offline mode would break an installed library the scan does not follow.
+
+        `datasets.load_dataset` and `evaluate.load` fetch from the hub too; mlfix bakes
+        none of that, so with either installed HF_HUB_OFFLINE=1 could break the app.
+        """
+        words = [
+            word
+            for instruction in self.model.instructions
+            if instruction.keyword == "RUN" and "install" in instruction.value
+            for word in instruction.value.split()
+        ]
+        key = "declared:" + repr(words)
+        if key not in self.cache:
+            self.cache[key] = declared_packages(self.read, words)
+        declared: set[str] = self.cache[key]
+        return [
+            f"the project installs {name}, whose hub downloads ({call}) mlfix does not bake"
+            for name, call in HUB_LIBRARIES_NOT_FOLLOWED
+            if name in declared
+        ]
 
     @staticmethod
     def scan_versions(versions: Mapping[str, str]) -> dict[str, str]:
@@ -625,6 +654,7 @@ class Gatherer:
                 self.documents.text(ref.path)  # so reports can show the line
         never_offline = tuple(r for r in hub_refs if not r.offline_safe)
         blockers = _offline_blockers(refs, unresolved_downloads, self.root)
+        blockers += self.hub_libraries_not_followed()
         offline_set = bool(
             cache.value(env, "HF_HUB_OFFLINE") or cache.value(env, "TRANSFORMERS_OFFLINE")
         )

@@ -168,3 +168,52 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
         parts[-1] -= 1
         parts.append(999)
     return tuple(parts)
+
+
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def declared_packages(read: Reader, command_words: Iterable[str] = ()) -> set[str]:
+    """Every package the project names, pinned or not (keys as `package_key` gives them).
+
+    Read from the same files as `project_versions` and from the Dockerfile's install
+    words; used to know whether the app installs a library that downloads from the hub
+    in ways the scan does not follow.
+    """
+    found: set[str] = set()
+
+    def add(requirement: str) -> None:
+        match = _NAME.match(requirement.strip("\"'"))
+        if match:
+            found.add(package_key(match.group(1)))
+
+    for word in command_words:
+        if not word.startswith("-") and "/" not in word and not word.endswith(".txt"):
+            add(word)
+    for name in REQUIREMENT_FILES:
+        text = read(name)
+        for line in _requirement_lines(text or ""):
+            add(line)
+    for name in LOCK_FILES:
+        text = read(name)
+        if text:
+            found.update(
+                package_key(p["name"])
+                for p in _toml(text).get("package", [])
+                if isinstance(p, dict) and isinstance(p.get("name"), str)
+            )
+    text = read("pyproject.toml")
+    if text:
+        data = _toml(text)
+        for requirement in data.get("project", {}).get("dependencies", []) or []:
+            if isinstance(requirement, str):
+                add(requirement)
+        poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+        if isinstance(poetry, dict):
+            found.update(package_key(name) for name in poetry)
+    text = read("Pipfile")
+    if text:
+        packages = _toml(text).get("packages", {})
+        if isinstance(packages, dict):
+            found.update(package_key(name) for name in packages)
+    return found
