@@ -176,3 +176,26 @@ def test_a_constructor_without_attribute_assignments_still_counts() -> None:
         b = AutoModel.from_pretrained(Plain("org/ignored").model)
         """
     assert [repo for repo, _, _ in refs(code)] == ["org/given", "org/plain"]
+
+
+def test_a_statement_after_the_class_in_the_same_cut_is_not_part_of_a_method() -> None:
+    """A top-level statement starting with `(` does not start a chunk of its own: it
+    follows the class in the same piece, and must not end up inside the last method."""
+    code = """\
+        from transformers import AutoModel
+
+        NAME = "org/after"
+
+        class Tests:
+            def test_load(self):
+                return AutoModel.from_pretrained(self.name())
+
+            def name(self):
+                return NAME
+
+
+        (first,
+         second
+         ) = (1, 2)
+        """
+    assert refs(code) == [("org/after", 7, 16)]

@@ -111,9 +111,7 @@ _DEFINITION = re.compile(rb"(async[ \t]+def|def|class)[ \t]+([A-Za-z_][A-Za-z0-9
 _STAR_IMPORT = re.compile(rb"import[\s\\]*\*")
 
 
-def inert_spans(
-    data: bytes, spans: list[tuple[int, int]] | None = None
-) -> list[tuple[int, int]]:
+def inert_spans(data: bytes, spans: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """The comments and plain string literals of the bytes, as sorted (start, end) ranges.
 
     Text there is never code, so a loader name inside it (a docstring saying "the data
@@ -237,6 +235,7 @@ def split_top_level(
 
 
 _CLASS_LINE = re.compile(rb"(?m)^class[ \t]")
+_COLUMN_ZERO_CODE = re.compile(rb"\n(?=[^\s#])")
 # An attribute assignment (`self.name = ...`, `cls.x: str = ...`): a method holding one is
 # always parsed, since the evaluator indexes every `self.attr = value` of a class.
 _ATTRIBUTE_ASSIGNMENT = re.compile(rb"\.[ \t]*[A-Za-z_]\w*[ \t]*(?::[^\n=]*)?=(?!=)")
@@ -261,7 +260,9 @@ def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> li
 
     The header (decorators, `class X(...):`) is the bytes before the first member. Members
     start at lines indented exactly like the class body's first statement, outside strings
-    and continuations; decorators go with their `def`. None when the class cannot be cut
+    and continuations; decorators go with their `def`. The last member ends where the body
+    does (a line with code at column 0); what follows in the chunk is not a member and is
+    always parsed (`SourceFile._segments`). None when the class cannot be cut
     this way (a body on the header's line, no indented body). Brackets inside the body are
     not tracked: a cut inside them leaves text that does not parse, and the caller then
     parses the class whole.
@@ -305,12 +306,22 @@ def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> li
         line_start = line_end + 1
     if not indent:
         return None
+    # The body ends at the first line that starts at column 0 with code: the chunk may
+    # go on with a statement the cut does not start a chunk at (`(a, b) = ...`).
+    body_end = chunk.end
+    for match in _COLUMN_ZERO_CODE.finditer(data, newline, chunk.end):
+        offset = match.start() + 1
+        if _inside(spans, offset) is None and not data[max(0, offset - 3) : offset].rstrip(
+            b"\r\n"
+        ).endswith(b"\\"):
+            body_end = offset
+            break
     starts = re.compile(rb"\n" + re.escape(indent) + rb"(?=[A-Za-z_@])")
     members: list[Chunk] = []
     line = chunk.line + data.count(b"\n", chunk.start, newline)
     previous = newline
     decorated = False
-    for match in starts.finditer(data, newline, chunk.end):
+    for match in starts.finditer(data, newline, body_end):
         offset = match.start() + 1
         if _inside(spans, offset) is not None:
             continue
@@ -335,7 +346,7 @@ def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> li
     if not members:
         return None
     for i, member in enumerate(members):
-        member.end = members[i + 1].start if i + 1 < len(members) else chunk.end
+        member.end = members[i + 1].start if i + 1 < len(members) else body_end
     return members
 
 
@@ -534,10 +545,12 @@ class SourceFile:
             return whole
         chunk.omitted = omitted
         header = (chunk.start, members[0].start, chunk.line)
+        if not kept:  # an empty body does not parse: the first method keeps it
+            kept.append(omitted.pop(0))
         parts = [header, *((m.start, m.end, m.line) for m in kept)]
-        if not kept:  # an empty body does not parse: the first method's header keeps it
-            first = omitted.pop(0)
-            return [header, (first.start, first.end, first.line)]
+        tail = members[-1].end
+        if tail < chunk.end:  # statements after the class in the same chunk
+            parts.append((tail, chunk.end, chunk.line + self.data.count(b"\n", chunk.start, tail)))
         return parts
 
     def _note_line(self, statement: cst.BaseStatement, line: int) -> None:
