@@ -189,13 +189,15 @@ def compose_targets(path: Path) -> Compose:
             dockerfile_text = _resolve_variables(
                 str(build.get("dockerfile", "Dockerfile")), f"service {name}"
             )
-            stage = build.get("target")
-            stage_text = (
-                _resolve_variables(str(stage), f"service {name}") if stage is not None else None
-            )
         except ValueError as exc:
             warnings.append(f"{display(path)}: {exc}; service skipped")
             continue
+        stage_text: str | None = None
+        if build.get("target") is not None:
+            try:
+                stage_text = _resolve_variables(str(build["target"]), f"service {name}")
+            except ValueError:
+                stage_text = None  # unknown here: the stage that runs is taken to be the last
         if re.match(r"^[a-z][a-z0-9+.-]*://|^git@|^github\.com/", context_text):
             warnings.append(f"{display(path)}: service {name}: remote context skipped")
             continue

@@ -266,3 +266,14 @@ def test_library_target_for_knows_the_compose_build_target() -> None:
     target = target_for(case)
     assert (target.compose_service, target.build_target) == ("api", "app")
     assert target_for(case / "Dockerfile").build_target == "app"
+
+
+def test_a_build_target_from_an_unset_variable_keeps_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BUILD_TARGET", raising=False)
+    compose = "services:\n  app:\n    build:\n      context: .\n      target: ${BUILD_TARGET}\n"
+    put(tmp_path / "compose.yaml", compose)
+    put(tmp_path / "Dockerfile", "FROM x AS app\n")
+    found_targets = discover([tmp_path]).targets
+    assert [(t.compose_service, t.build_target) for t in found_targets] == [("app", None)]

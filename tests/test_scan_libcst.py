@@ -363,3 +363,13 @@ def test_visit_runs_libcst_visitor_hooks_in_source_order_without_rebuilding() ->
     assert visited == ["f", "g", "k", "c", "z", "d", "p", "r", "q"]  # source order
     assert ("leave", "ListComp") in ours
     assert ("visit", "m") not in ours  # on_visit declined the comprehension's children
+
+
+def test_a_call_after_a_nested_quote_in_a_312_fstring_is_found() -> None:
+    code = (
+        "from transformers import AutoModel\n"
+        'd = {"k": 1}\n'
+        't = f"{d["k"]} {AutoModel.from_pretrained("org/nested")}"\n'
+    )
+    result = scan_source(code, "a.py")  # libcst reads PEP 701 f-strings on any Python
+    assert [(r.repo_id, r.line) for r in result.refs] == [("org/nested", 3)]

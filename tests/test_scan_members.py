@@ -199,3 +199,83 @@ def test_a_statement_after_the_class_in_the_same_cut_is_not_part_of_a_method() -
          ) = (1, 2)
         """
     assert refs(code) == [("org/after", 7, 16)]
+
+
+def test_an_alias_call_in_a_left_out_method_at_the_end_without_a_newline() -> None:
+    code = (
+        "from transformers import pipeline as hf_pipe, AutoModel\n"
+        "class A:\n"
+        '    def load(self): return AutoModel.from_pretrained("org/kept")\n'
+        '    def go(self): return hf_pipe("text-classification", model="org/aliased")'
+    )
+    result = scan_source(code, "app.py")
+    assert [(r.repo_id, r.line) for r in result.refs] == [("org/kept", 3), ("org/aliased", 4)]
+
+
+@pytest.mark.parametrize("statement", ["[X] = [1]", "(MODEL) = 'org/other'", "*rest, = ()"])
+def test_a_member_not_starting_with_a_letter_is_its_own_member(statement: str) -> None:
+    code = f"""\
+        from transformers import AutoModel
+
+        class A:
+            @staticmethod
+            def name():
+                return "org/static"
+            {statement}
+            def load(self):
+                return AutoModel.from_pretrained(A.name())
+        """
+    assert [repo for repo, _, _ in refs(code)] == ["org/static"]
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    [
+        'self.modèle = "org/attr"',
+        'self.modèle \\\n            = "org/attr"',
+        'self.modèle: dict[\n            str, str] = "org/attr"',
+    ],
+)
+def test_attribute_assignments_the_cut_must_see(assignment: str) -> None:
+    code = (
+        "from transformers import AutoModel\n\n"
+        "class A:\n"
+        "    def setup(self) -> None:\n"
+        f"        {assignment}\n\n"
+        "    def load(self):\n"
+        "        return AutoModel.from_pretrained(self.modèle)\n"
+    )
+    [ref] = scan_source(code, "app.py").refs
+    assert ref.repo_id == "org/attr"
+
+
+def test_a_class_in_another_encoding_is_parsed_whole() -> None:
+    code = (
+        "# -*- coding: latin-1 -*-\n"
+        "from transformers import AutoModel\n"
+        "class A:\n"
+        "    def name(self):\n"
+        "        # caf\xe9\n"
+        '        return "org/latin"\n'
+        "    def load(self):\n"
+        "        return AutoModel.from_pretrained(self.name())\n"
+    ).encode("latin-1")
+    from mlfix.scan.models import scan_data
+    from mlfix.scan.resolve import Evaluator, Project
+
+    found, problems = scan_data(code, Path("a.py"), Path("a.py"), Evaluator(Project(None, {})))
+    assert [r.repo_id for r in found] == ["org/latin"] and not problems
+
+
+def test_a_broken_method_holding_an_alias_call_fails_the_file_as_before() -> None:
+    code = (
+        "from transformers import pipeline as hp, AutoModel\n"
+        "class A:\n"
+        '    def load(self): return AutoModel.from_pretrained("org/kept")\n'
+        "    def broken(self):\n"
+        '        return hp("ner", model="org/x") + (1 +\n'
+    )
+    result = scan_source(code, "app.py")
+    assert result.refs == ()
+    [problem] = result.problems
+    assert problem.line == 5 and problem.message.startswith("cannot parse")

@@ -110,6 +110,12 @@ def _alias_imports(data: bytes) -> Iterator[int]:
             yield before.start()
 
 
+# An f-string opening on the line: Python 3.12 lets a replacement field reuse the quote
+# (`f"{d["k"]} {load("x")}"`), which the string tokens of `inert_spans` take for the end of
+# the string, so a needle after one on its line counts as code.
+_FSTRING_START = re.compile(rb"(?<![A-Za-z0-9_])[rRbB]?[fF][rRbB]?[\"']")
+
+
 def loader_lines(data: bytes, spans: list[tuple[int, int]] | None = None) -> list[int]:
     """The 1-based lines where a needle (`prefilter.LOADER_RE`) can name a loader, sorted.
 
@@ -135,7 +141,11 @@ def loader_lines(data: bytes, spans: list[tuple[int, int]] | None = None) -> lis
             if inert is None:
                 inert = inert_spans(data, spans)
             index = bisect.bisect_right(inert, (start, len(data))) - 1
-            if index >= 0 and inert[index][1] > start:
+            if (
+                index >= 0
+                and inert[index][1] > start
+                and not _FSTRING_START.search(data, data.rfind(b"\n", 0, start) + 1, start)
+            ):
                 continue  # in a comment or a string: text, not a call
         line += data.count(b"\n", pos, start)
         pos = start

@@ -30,6 +30,9 @@ from mlfix.scan.resolve import Evaluator, Project
 BATCH_FILES = 512
 MAX_JOBS = 4
 _GC_THRESHOLD = 50_000
+_GC_LOCK = threading.Lock()
+_RELAXED = 0  # scans running with the relaxed threshold
+_SAVED: list[int] = []  # the threshold before the first of them
 
 
 @dataclass
@@ -145,12 +148,19 @@ def _fewer_collections() -> Iterator[None]:
     still run, so memory stays bounded; this saves about 5% of a large scan. Workers
     forked inside inherit the setting.
     """
-    old = gc.get_threshold()
-    gc.set_threshold(_GC_THRESHOLD, *old[1:])
+    global _RELAXED
+    with _GC_LOCK:  # scans in several threads: the first sets it, the last restores it
+        if _RELAXED == 0:
+            _SAVED[:] = gc.get_threshold()
+            gc.set_threshold(_GC_THRESHOLD, *_SAVED[1:])
+        _RELAXED += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        with _GC_LOCK:
+            _RELAXED -= 1
+            if _RELAXED == 0:
+                gc.set_threshold(*_SAVED)
 
 
 def _scan(

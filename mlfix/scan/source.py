@@ -237,8 +237,12 @@ def split_top_level(
 _CLASS_LINE = re.compile(rb"(?m)^class[ \t]")
 _COLUMN_ZERO_CODE = re.compile(rb"\n(?=[^\s#])")
 # An attribute assignment (`self.name = ...`, `cls.x: str = ...`): a method holding one is
-# always parsed, since the evaluator indexes every `self.attr = value` of a class.
-_ATTRIBUTE_ASSIGNMENT = re.compile(rb"\.[ \t]*[A-Za-z_]\w*[ \t]*(?::[^\n=]*)?=(?!=)")
+# always parsed, since the evaluator indexes every `self.attr = value` of a class. Loose on
+# purpose (non-ASCII names, a `\` line break before `=`, an annotation over several lines,
+# anything between a `:` and a later `=`): a method kept for nothing costs a parse only.
+_ATTRIBUTE_ASSIGNMENT = re.compile(
+    rb"\.[ \t]*[A-Za-z_\x80-\xff][\w\x80-\xff]*(?:[ \t]|\\\r?\n)*(?::[^=]*)?=(?!=)"
+)
 _ALWAYS_PARSED = (b"add_argument",)  # read by `statements_with`, not through bindings
 
 
@@ -316,7 +320,7 @@ def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> li
         ).endswith(b"\\"):
             body_end = offset
             break
-    starts = re.compile(rb"\n" + re.escape(indent) + rb"(?=[A-Za-z_@])")
+    starts = re.compile(rb"\n" + re.escape(indent) + rb"(?=[^\s#])")
     members: list[Chunk] = []
     line = chunk.line + data.count(b"\n", chunk.start, newline)
     previous = newline
@@ -519,6 +523,10 @@ class SourceFile:
         whole = [(chunk.start, chunk.end, chunk.line)]
         if chunk.kind != "class" or chunk.whole:
             return whole
+        try:  # a method parsed alone later is decoded alone: only UTF-8 allows that
+            self.data[chunk.start : chunk.end].decode("utf-8")
+        except UnicodeDecodeError:
+            return whole
         if self._spans is None:
             self._spans = token_spans(self.data)
         members = split_members(self.data, chunk, self._spans)
@@ -627,10 +635,13 @@ class SourceFile:
             return True
         lines = list(lines)
         self._wanted = sorted(set(self._wanted) | set(lines))
+        reparsed: set[int] = set()
         for index in self._chunks_of(lines) & self._visible:
             chunk = self.chunks[index]
             if chunk.omitted and any(
-                member.line <= line < member.line + self.data.count(b"\n", member.start, member.end)
+                member.line
+                <= line
+                <= member.line + self.data.count(b"\n", member.start, member.end)
                 for member in chunk.omitted
                 for line in lines
             ):
@@ -639,10 +650,15 @@ class SourceFile:
                     self._omitted.pop(id(chunk.body[0]), None)
                 chunk.body, chunk.omitted, chunk.whole = None, [], True
                 self._visible.discard(index)
+                reparsed.add(index)
         indexes = self._chunks_of(lines) - self._visible
         if not indexes:
             return True
         loaded = self._load(indexes)
+        if self.chunks is not None and reparsed - loaded:
+            # The class parsed without that method, but not whole: the file is parsed
+            # whole, as it was before the method was left out, and reports its error.
+            self._fall_back()
         if self.chunks is not None:
             self._show(loaded)
         return loaded == indexes or self.chunks is None
