@@ -15,7 +15,6 @@ statements that touch a needle line, and it is driven over the node fields
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as MappingABC
@@ -29,7 +28,7 @@ from mlfix.scan import known
 from mlfix.scan.prefilter import LOADER_RE, may_load_models, read_bytes
 from mlfix.scan.refs import ModelRef, RefKind, ScanProblem, ScanResult
 from mlfix.scan.resolve import Evaluator, Project, _last_name
-from mlfix.scan.source import Scope, SourceFile, inert_spans, token_spans
+from mlfix.scan.source import Scope, SourceFile, inert_spans, inside, token_spans
 from mlfix.scan.syntax import (
     WORD_BYTES,
     CallCollector,
@@ -140,11 +139,8 @@ def loader_lines(data: bytes, spans: list[tuple[int, int]] | None = None) -> lis
                 continue
             if inert is None:
                 inert = inert_spans(data, spans)
-            index = bisect.bisect_right(inert, (start, len(data))) - 1
-            if (
-                index >= 0
-                and inert[index][1] > start
-                and not _FSTRING_START.search(data, data.rfind(b"\n", 0, start) + 1, start)
+            if inside(inert, start) is not None and not _FSTRING_START.search(
+                data, data.rfind(b"\n", 0, start) + 1, start
             ):
                 continue  # in a comment or a string: text, not a call
         line += data.count(b"\n", pos, start)

@@ -192,8 +192,7 @@ def split_top_level(
             index += 1
         if position > offset:
             continue  # inside a string that spans lines
-        before = data[max(0, offset - 3) : offset].rstrip(b"\r\n")
-        if before.endswith(b"\\"):
+        if continues_line(data, offset):
             continue
         starts.append(offset)
     chunks: list[Chunk] = []
@@ -251,8 +250,13 @@ def token_spans(data: bytes) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _TOKEN.finditer(data)]
 
 
-def _inside(spans: list[tuple[int, int]], offset: int) -> tuple[int, int] | None:
-    """The span holding the offset, if any."""
+def continues_line(data: bytes, offset: int) -> bool:
+    """Whether the line starting at offset continues the one before (a `\\` ending it)."""
+    return data[max(0, offset - 3) : offset].rstrip(b"\r\n").endswith(b"\\")
+
+
+def inside(spans: list[tuple[int, int]], offset: int) -> tuple[int, int] | None:
+    """The span (of sorted, disjoint spans) holding the offset, if any."""
     index = bisect.bisect_right(spans, (offset, sys.maxsize)) - 1
     if index >= 0 and spans[index][0] <= offset < spans[index][1]:
         return spans[index]
@@ -280,7 +284,7 @@ def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> li
     while position < chunk.end:
         byte = data[position]
         if byte in b"#'\"":
-            span = _inside(spans, position)
+            span = inside(spans, position)
             if span is not None:
                 position = span[1]
                 continue
@@ -315,9 +319,7 @@ def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> li
     body_end = chunk.end
     for match in _COLUMN_ZERO_CODE.finditer(data, newline, chunk.end):
         offset = match.start() + 1
-        if _inside(spans, offset) is None and not data[max(0, offset - 3) : offset].rstrip(
-            b"\r\n"
-        ).endswith(b"\\"):
+        if inside(spans, offset) is None and not continues_line(data, offset):
             body_end = offset
             break
     starts = re.compile(rb"\n" + re.escape(indent) + rb"(?=[^\s#])")
@@ -327,9 +329,9 @@ def split_members(data: bytes, chunk: Chunk, spans: list[tuple[int, int]]) -> li
     decorated = False
     for match in starts.finditer(data, newline, body_end):
         offset = match.start() + 1
-        if _inside(spans, offset) is not None:
+        if inside(spans, offset) is not None:
             continue
-        if data[max(0, offset - 3) : offset].rstrip(b"\r\n").endswith(b"\\"):
+        if continues_line(data, offset):
             continue
         line += data.count(b"\n", previous, offset)
         previous = offset
@@ -511,6 +513,11 @@ class SourceFile:
             if chunk.omitted and body and isinstance(body[0], cst.ClassDef):
                 self._omitted[id(body[0])] = chunk.omitted
 
+    def _last_line(self, chunk: Chunk) -> int:
+        """The chunk's last line, or the one after it when its bytes end with a newline:
+        an upper bound, which is what the checks against wanted lines need."""
+        return chunk.line + self.data.count(b"\n", chunk.start, chunk.end)
+
     def _segments(self, chunk: Chunk) -> list[tuple[int, int, int]]:
         """The byte ranges to parse for a chunk, with the file line each starts at.
 
@@ -535,7 +542,7 @@ class SourceFile:
         kept: list[Chunk] = []
         omitted: list[Chunk] = []
         for member in members:
-            last = member.line + self.data.count(b"\n", member.start, member.end)
+            last = self._last_line(member)
             holds_line = bisect.bisect_left(self._wanted, member.line) < bisect.bisect_right(
                 self._wanted, last
             )
@@ -639,9 +646,7 @@ class SourceFile:
         for index in self._chunks_of(lines) & self._visible:
             chunk = self.chunks[index]
             if chunk.omitted and any(
-                member.line
-                <= line
-                <= member.line + self.data.count(b"\n", member.start, member.end)
+                member.line <= line <= self._last_line(member)
                 for member in chunk.omitted
                 for line in lines
             ):
