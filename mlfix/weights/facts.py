@@ -265,15 +265,17 @@ class Gatherer:
         except MlfixError:
             return None
 
+    def install_words(self) -> list[str]:
+        """The words of the Dockerfile's RUN lines that install something, in order."""
+        return [
+            word
+            for instruction in self.model.instructions
+            if instruction.keyword == "RUN" and "install" in instruction.value
+            for word in instruction.value.split()
+        ]
+
     def versions(self) -> dict[str, str]:
-        inline: dict[str, str] = {}
-        for instruction in self.model.instructions:
-            if instruction.keyword == "RUN" and "install" in instruction.value:
-                inline.update(
-                    (k, v)
-                    for k, v in from_command_words(instruction.value.split()).items()
-                    if k not in inline
-                )
+        inline = from_command_words(self.install_words())  # the first pin of a name wins
         key = "versions:" + repr(sorted(inline.items()))
         if key not in self.cache:
             self.cache[key] = project_versions(self.read, inline)
@@ -286,12 +288,7 @@ class Gatherer:
         `datasets.load_dataset` and `evaluate.load` fetch from the hub too; mlfix bakes
         none of that, so with either installed HF_HUB_OFFLINE=1 could break the app.
         """
-        words = [
-            word
-            for instruction in self.model.instructions
-            if instruction.keyword == "RUN" and "install" in instruction.value
-            for word in instruction.value.split()
-        ]
+        words = self.install_words()
         key = "declared:" + repr(words)
         if key not in self.cache:
             self.cache[key] = declared_packages(self.read, words)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from mlfix.scan.known import package_key
@@ -72,14 +72,19 @@ def _toml(text: str) -> dict[str, Any]:
     return data
 
 
-def from_lock(text: str) -> dict[str, str]:
-    """poetry.lock, uv.lock and pdm.lock all list `[[package]]` with name and version."""
-    found: dict[str, str] = {}
+def _lock_packages(text: str) -> Iterator[dict[str, Any]]:
+    """poetry.lock, uv.lock and pdm.lock all list `[[package]]` tables with a name."""
     for package in _toml(text).get("package", []):
-        if isinstance(package, dict):
-            name, version = package.get("name"), package.get("version")
-            if isinstance(name, str) and isinstance(version, str):
-                found.setdefault(package_key(name), version)
+        if isinstance(package, dict) and isinstance(package.get("name"), str):
+            yield package
+
+
+def from_lock(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for package in _lock_packages(text):
+        version = package.get("version")
+        if isinstance(version, str):
+            found.setdefault(package_key(package["name"]), version)
     return found
 
 
@@ -130,24 +135,18 @@ def from_command_words(words: Iterable[str]) -> dict[str, str]:
 def project_versions(read: Reader, inline: Mapping[str, str] = {}) -> dict[str, str]:
     """Pins from the Dockerfile's own install lines first, then lock files, then manifests."""
     found: dict[str, str] = dict(inline)
-    for name in LOCK_FILES:
-        text = read(name)
-        if text:
-            for key, value in from_lock(text).items():
-                found.setdefault(key, value)
-    text = read("Pipfile.lock")
-    if text:
-        for key, value in from_pipfile_lock(text).items():
-            found.setdefault(key, value)
-    for name in REQUIREMENT_FILES:
-        text = read(name)
-        if text:
-            for key, value in from_requirements(text).items():
-                found.setdefault(key, value)
-    text = read("pyproject.toml")
-    if text:
-        for key, value in from_pyproject(text).items():
-            found.setdefault(key, value)
+    sources: list[tuple[Iterable[str], Callable[[str], dict[str, str]]]] = [
+        (LOCK_FILES, from_lock),
+        (("Pipfile.lock",), from_pipfile_lock),
+        (REQUIREMENT_FILES, from_requirements),
+        (("pyproject.toml",), from_pyproject),
+    ]
+    for names, pins in sources:
+        for name in names:
+            text = read(name)
+            if text:
+                for key, value in pins(text).items():
+                    found.setdefault(key, value)
     return found
 
 
@@ -197,11 +196,7 @@ def declared_packages(read: Reader, command_words: Iterable[str] = ()) -> set[st
     for name in LOCK_FILES:
         text = read(name)
         if text:
-            found.update(
-                package_key(p["name"])
-                for p in _toml(text).get("package", [])
-                if isinstance(p, dict) and isinstance(p.get("name"), str)
-            )
+            found.update(package_key(package["name"]) for package in _lock_packages(text))
     text = read("pyproject.toml")
     if text:
         data = _toml(text)
