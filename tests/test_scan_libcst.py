@@ -39,18 +39,12 @@ APP = textwrap.dedent(
 )
 
 
-def test_libcst_parses_and_cpython_parser_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[str] = []
-    real_parse = cst.parse_module
-
-    def spy(source: str) -> cst.Module:
-        parsed.append(source)
-        return real_parse(source)
-
+def test_libcst_parses_and_cpython_parser_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, parsed: list[str]
+) -> None:
     def refuse(*args: object, **kwargs: object) -> object:
         raise AssertionError("CPython's parser was used on a file libcst can read")
 
-    monkeypatch.setattr(cst, "parse_module", spy)
     monkeypatch.setattr(ast, "parse", refuse)
     monkeypatch.setattr(builtins, "compile", refuse)
     refs = scan_source(APP, "app.py").refs
@@ -296,17 +290,7 @@ def test_source_segments_are_the_exact_text() -> None:
     assert [source.segment(n) for n in names] == ["b"]  # without its parentheses, as in ast
 
 
-def test_needles_in_comments_and_plain_strings_are_not_parsed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    parsed: list[str] = []
-    real_parse = cst.parse_module
-
-    def spy(source: str) -> cst.Module:
-        parsed.append(source)
-        return real_parse(source)
-
-    monkeypatch.setattr(cst, "parse_module", spy)
+def test_needles_in_comments_and_plain_strings_are_not_parsed(parsed: list[str]) -> None:
     code = (
         '"""Run the data pipeline (not a model pipeline)."""\n'
         "# model = AutoModel.from_pretrained('org/old')\n"

@@ -5,23 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import libcst as cst
 import pytest
 
 from mlfix.scan import scan_repo, scan_source
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    texts: list[str] = []
-    real_parse = cst.parse_module
-
-    def spy(source: str) -> cst.Module:
-        texts.append(source)
-        return real_parse(source)
-
-    monkeypatch.setattr(cst, "parse_module", spy)
-    return texts
 
 
 def refs(code: str) -> list[tuple[str | None, int, int]]:
