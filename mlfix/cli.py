@@ -588,6 +588,9 @@ def check(
     for message in found.warnings:
         if not quiet:
             _err(f"warning: {message}")
+    for message in found.notes:
+        if not quiet:
+            _err(f"note: {message}")
     for error in found.errors:
         run.error(error)
     _process(run, found.targets, resolver, overrides, quiet)

@@ -30,6 +30,7 @@ from pathspec import GitIgnoreSpec
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from mlfix import build_context
 from mlfix.errors import MlfixError
 from mlfix.facts import Target
 
@@ -57,8 +58,37 @@ VARIABLE = re.compile(r"\$(?:\{(?P<braced>[^}]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9
 Excluded = Callable[[Path, bool], bool]  # (path, is_dir) -> skip it
 
 
+# `DockerfileTextEmbedding`, `Dockerfile_gpu`, `Dockerfile-cpu`: Dockerfiles when their
+# content is (a first instruction FROM or ARG), since such names also hold templates.
+SUFFIXED = re.compile(r"^(?:Dockerfile|dockerfile|Containerfile|containerfile)[\w.-]+$")
+FIRST_INSTRUCTION = re.compile(rb"^\s*(FROM|ARG)\s", re.IGNORECASE)
+SNIFF_BYTES = 8192
+
+
 def is_dockerfile_name(name: str) -> bool:
     return bool(DOCKERFILE.match(name)) and not NOT_DOCKERFILE.search(name)
+
+
+def may_be_dockerfile(name: str) -> bool:
+    """A name that is a Dockerfile's only if the content says so (see `reads_as_dockerfile`)."""
+    return bool(SUFFIXED.match(name)) and not NOT_DOCKERFILE.search(name)
+
+
+def reads_as_dockerfile(path: Path) -> bool:
+    """Whether the first instruction, after comments and blank lines, is FROM or ARG."""
+    try:
+        if not path.is_file():
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    for line in head.removeprefix(b"\xef\xbb\xbf").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        return bool(FIRST_INSTRUCTION.match(stripped + b" "))
+    return False
 
 
 def is_compose_name(name: str) -> bool:
@@ -85,6 +115,7 @@ class Discovery:
     errors: list[MlfixError] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)  # named or found, but excluded
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # choices made for the user, said once
 
 
 class GitIgnore:
@@ -322,7 +353,11 @@ class Walker:
                     if not self.skip(path, True):
                         subdirs.append(path)
                 elif _is_file(entry):
-                    wanted = is_dockerfile_name(entry.name) or is_compose_name(entry.name)
+                    wanted = (
+                        is_dockerfile_name(entry.name)
+                        or is_compose_name(entry.name)
+                        or (may_be_dockerfile(entry.name) and reads_as_dockerfile(path))
+                    )
                     if wanted and not self.skip(path, False):
                         (composes if is_compose_name(entry.name) else dockerfiles).append(path)
             stack.extend(reversed(subdirs))
@@ -350,6 +385,7 @@ def discover(
     walker = Walker(excluded, respect_gitignore)
     result = walker.result
     plain: list[Path] = []  # Dockerfiles with no compose service (yet)
+    roots: dict[Path, Path] = {}  # a found Dockerfile -> the folder the user named
     services: list[Target] = []
     for path in paths:
         if not path.exists() and not path.is_symlink():
@@ -364,6 +400,7 @@ def discover(
             if not dockerfiles and not composes and len(result.skipped) == skipped_before:
                 result.errors.append(MlfixError(path, "no Dockerfile found under this directory"))
             plain.extend(dockerfiles)
+            roots.update((found, path.absolute()) for found in dockerfiles)
             for compose in composes:
                 services.extend(walker.compose(compose))
             continue
@@ -396,6 +433,11 @@ def discover(
         if resolved in built_by_service or resolved in plain_files:
             continue
         plain_files.add(resolved)
-        result.targets.append(Target(dockerfile, dockerfile.parent, display(dockerfile)))
+        root = _repo_root(dockerfile.absolute().parent) or roots.get(dockerfile, Path.cwd())
+        choice = build_context.choose(dockerfile, root)
+        if choice.note:
+            result.notes.append(f"{display(dockerfile)}: {choice.note}")
+        for context in choice.contexts:
+            result.targets.append(Target(dockerfile, context, display(dockerfile)))
     result.targets.sort(key=lambda t: (display(t.dockerfile), display(t.context)))
     return result
