@@ -49,8 +49,9 @@ def invoke(
 
 
 def snapshot(path: Path, actual: str) -> None:
-    if os.environ.get("MLFIX_UPDATE") == "1" or not path.exists():
+    if os.environ.get("MLFIX_UPDATE") == "1":
         path.write_text(actual)
+    assert path.exists(), f"{path} is missing; MLFIX_UPDATE=1 writes it"
     assert actual == path.read_text(), f"{path} differs; MLFIX_UPDATE=1 refreshes it"
 
 

@@ -18,8 +18,9 @@ def test_snapshot(case: Case) -> None:
     result = run(case)
     assert result.error is None, result.error
     actual = render(case, result)
-    if os.environ.get("MLFIX_UPDATE") == "1" or not case.expected.exists():
+    if os.environ.get("MLFIX_UPDATE") == "1":
         case.expected.write_bytes(actual.encode())
+    assert case.expected.exists(), f"{case.expected} is missing; MLFIX_UPDATE=1 writes it"
     assert actual == case.expected.read_bytes().decode()
 
 
