@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlfix.config import Settings
+from mlfix.context import baseline
 from mlfix.context.dockerignore import DockerIgnore, Engine
 from mlfix.context.tree import walk
 from mlfix.engine import TargetResult, run_target
@@ -53,7 +54,17 @@ def written(result: TargetResult, path: Path) -> str:
 
 
 def entries(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line and not line.startswith("#")]
+    """The lines written for what the context holds (the baseline block is `grown`)."""
+    held = text.split(f"# {baseline.TITLE}", 1)[0]
+    return [line for line in held.splitlines() if line and not line.startswith("#")]
+
+
+def grown(text: str) -> list[str]:
+    """The baseline lines: for what a working tree grows later."""
+    if f"# {baseline.TITLE}" not in text:
+        return []
+    tail = text.split(f"# {baseline.TITLE}", 1)[1]
+    return [line for line in tail.splitlines() if line and not line.startswith("#")]
 
 
 def apply(result: TargetResult) -> None:
@@ -98,10 +109,36 @@ def test_a_venv_is_known_by_its_content_not_its_name(tmp_path: Path) -> None:
     assert not DockerIgnore.parse(text).excludes("env/settings.py")
 
 
-def test_nothing_to_ignore_is_no_finding(tmp_path: Path) -> None:
+def test_a_clean_checkout_copied_whole_gets_the_baseline(tmp_path: Path) -> None:
+    """A fresh clone holds no junk yet; a developer's tree will, and `COPY . .` sends it."""
     make(
         tmp_path, {"Dockerfile": APP, "serve.py": "", "env/__init__.py": "", "data/__init__.py": ""}
     )
+    result = run(tmp_path)
+    (finding,) = result.findings
+    assert finding.fix is not None and finding.fix.applicability is Applicability.SAFE
+    text = written(result, tmp_path / ".dockerignore")
+    assert entries(text) == []
+    assert grown(text) == [line.text for line in baseline.BASELINE]
+    assert finding.saves is not None and finding.saves.bytes == 0
+    assert "does not hold yet" in " ".join(finding.notes)
+
+
+def test_the_baseline_keeps_what_the_context_or_a_copy_has(tmp_path: Path) -> None:
+    """A `wandb/` package that exists stays (the walk decides by content), and a COPY that
+    names `.env` keeps the `.env` line out."""
+    dockerfile = "FROM python:3.11-slim\nWORKDIR /app\nCOPY .env .\nCOPY . .\n"
+    make(tmp_path, {"Dockerfile": dockerfile, "wandb/__init__.py": "", ".env": "A=1\n"})
+    result = run(tmp_path, unsafe=True)
+    text = written(result, tmp_path / ".dockerignore")
+    assert "wandb" not in grown(text) and ".env" not in grown(text)
+    assert ".env" not in entries(text)
+    assert "**/__pycache__" in grown(text)
+
+
+def test_named_copies_only_get_no_baseline(tmp_path: Path) -> None:
+    dockerfile = 'FROM python:3.11-slim\nCOPY serve.py /app/\nCMD ["python", "/app/serve.py"]\n'
+    make(tmp_path, {"Dockerfile": dockerfile, "serve.py": ""})
     result = run(tmp_path)
     assert result.findings == [] and result.changes == {}
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlfix.config import Settings
+from mlfix.context import baseline
 from mlfix.context.dockerignore import (
     IGNORE_FILE,
     DockerIgnore,
@@ -177,6 +178,8 @@ class IgnoreFacts:
     misnamed_texts: Mapping[Path, str | None] = field(default_factory=dict)
     engine: Engine = Engine.MODERN
     sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # Names of `context.baseline` lines that exist at the context root.
+    present: frozenset[str] = frozenset()
 
     @property
     def exists(self) -> bool:
@@ -246,6 +249,7 @@ def gather(
         cached = _walk_facts(context, path, per_dockerfile, ignore, copies, model)
         documents.cache[key] = cached
     tree, mentions, lost, sizes = cached
+    present = frozenset(n for n in baseline.NAMES if os.path.lexists(context / n))
     return IgnoreFacts(
         context=context,
         dockerfile=dockerfile,
@@ -263,6 +267,7 @@ def gather(
         misnamed_texts=misnamed_texts,
         engine=engine,
         sizes=sizes,
+        present=present,
     )
 
 
@@ -453,13 +458,15 @@ def _inside(context: Path, rel: str) -> bool:
 def _tokens(path: str, is_weight: bool) -> set[str]:
     """How code may write the path: any tail of its components (`x/data`, `data`).
 
-    For a weight file the directory holding it counts too: `from_pretrained("models")`
-    reads it.
+    For a weight file every directory above it counts too: `from_pretrained("models")`
+    reads it, and so does a store opened at its top folder
+    (`PersistentClient(path="/app/chroma_db")` reads `chroma_db/<uuid>/header.bin`).
     """
     parts = path.split("/")
     found = {"/".join(parts[i:]) for i in range(len(parts))}
-    if is_weight and len(parts) > 1:
-        found |= {"/".join(parts[i:-1]) for i in range(len(parts) - 1)}
+    if is_weight:
+        for end in range(1, len(parts)):
+            found |= {"/".join(parts[i:end]) for i in range(end)}
     return found
 
 

@@ -293,6 +293,11 @@ def propose(facts: IgnoreFacts, dockerfile_name: str = "Dockerfile") -> Proposal
                 kept_dirs[junk.path] = reason
             continue
         candidates.append(junk)
+    # The app's own data (a vector store it persists) stays whole, even inside junk.
+    for path in tree.app_data:
+        reason = "it holds data the app reads (a vector store)"
+        protected.setdefault(path, reason)
+        kept_dirs.setdefault(path, reason)
     # Paths a COPY names inside a candidate (`COPY data/labels.json` in `data/`).
     for copy in facts.copies:
         for match in copy.matches:

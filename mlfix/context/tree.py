@@ -584,7 +584,20 @@ EXPERIMENT_DIRS = frozenset({"wandb", "mlruns", "lightning_logs", "outputs"})
 WEIGHT_SUFFIXES = frozenset(
     {".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".onnx", ".gguf", ".h5"}
 )
-_SECRET_NAMES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"})
+_SECRET_NAMES = frozenset(
+    {
+        "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".npmrc", ".pypirc",
+        ".git-credentials", "credentials.json", "kaggle.json",
+    }
+)  # fmt: skip
+_SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx"})
+# Folders that hold credentials and nothing an image needs (`.huggingface/token`).
+SECRET_DIRS = frozenset({".aws", ".ssh", ".huggingface", ".kaggle", ".gnupg"})
+# Files that mark a folder as data the app itself reads and writes: a vector store it
+# persists (Chroma's `chroma.sqlite3`, a FAISS `index.faiss`, LlamaIndex's storage).
+# Its `*.bin` files are index segments, not model weights.
+APP_DATA_MARKERS = frozenset({"chroma.sqlite3", "index.faiss", "docstore.json"})
+HNSW_SEGMENT = frozenset({"header.bin", "length.bin", "link_lists.bin"})  # one Chroma index
 # `.env.example` and friends are templates meant to be shared, not secrets.
 _ENV_TEMPLATES = frozenset({".example", ".sample", ".template", ".dist", ".defaults"})
 
@@ -600,6 +613,8 @@ def classify_dir(listing: Listing) -> JunkKind | None:
         return JunkKind.GIT
     if "pyvenv.cfg" in listing.files or "conda-meta" in listing.dirs:
         return JunkKind.VENV
+    if name in SECRET_DIRS:
+        return JunkKind.SECRET
     if name in CACHE_DIRS:
         return JunkKind.CACHE
     if name == "node_modules":
@@ -623,9 +638,14 @@ def classify_file(name: str) -> JunkKind | None:
         name.startswith(".env.") and os.path.splitext(name)[1] not in _ENV_TEMPLATES
     ):
         return JunkKind.SECRET
-    if suffix == ".pem" or name in _SECRET_NAMES:
+    if suffix in _SECRET_SUFFIXES or name in _SECRET_NAMES:
         return JunkKind.SECRET
     return None
+
+
+def is_app_data(listing: Listing) -> bool:
+    """A folder the app persists its own data in (see APP_DATA_MARKERS): never junk."""
+    return not APP_DATA_MARKERS.isdisjoint(listing.files) or listing.files >= HNSW_SEGMENT
 
 
 @dataclass(frozen=True)
@@ -701,6 +721,7 @@ class ContextFacts:
     problems: tuple[Problem, ...]
     skipped: tuple[str, ...]
     misnamed: tuple[Path, ...] = ()
+    app_data: tuple[str, ...] = ()  # folders holding the app's own data (a vector store)
 
     @property
     def complete(self) -> bool:
@@ -770,8 +791,12 @@ class ContextFacts:
         pick files out of the same walk (the Python sources, say) without a second one.
         """
         kinds: dict[str, JunkKind] = {}
+        app_data: list[str] = []
 
         def summarise(listing: Listing) -> bool:
+            if is_app_data(listing):
+                app_data.append(listing.path)
+                return True  # measured whole; nothing inside it is junk
             kind = classify_dir(listing)
             if kind is None:
                 return False
@@ -827,6 +852,7 @@ class ContextFacts:
             junk=tuple(junk),
             problems=tuple(problems),
             skipped=tuple(skipped),
+            app_data=tuple(app_data),
         )
 
     @classmethod
@@ -855,4 +881,5 @@ class ContextFacts:
             problems=facts.problems,
             skipped=facts.skipped,
             misnamed=misnamed,
+            app_data=facts.app_data,
         )

@@ -1,10 +1,14 @@
 """## What it does
 Finds a build context with no `.dockerignore` while junk sits in it: `.git`,
 virtualenvs, caches, model weights, datasets, experiment output (`wandb/`, `mlruns/`,
-`lightning_logs/`, `outputs/`), `node_modules` and secrets (`.env`, `*.pem`, `id_rsa`).
-The fix writes one from what the context really holds, grouped and commented; the
-finding lists every path each line removes, with its size, and the bytes and files
-sent to the daemon before and after. A file Docker never reads (`.Dockerignore`,
+`lightning_logs/`, `outputs/`), `node_modules` and secrets (`.env`, `*.pem`, `*.key`,
+`*.p12`, `id_rsa`, `.netrc`, `.npmrc`, `.pypirc`, `.git-credentials`, `credentials.json`,
+`kaggle.json`, `.aws/`, `.ssh/`, `.huggingface/`). The fix writes one from what the
+context really holds, grouped and commented; the finding lists every path each line
+removes, with its size, and the bytes and files sent to the daemon before and after.
+When a `COPY`/`ADD` sends the whole context, it fires on a clean checkout too, and the
+file gets a short baseline for what every Python/ML working tree grows later
+(`__pycache__`, `.venv`, `.env`, `wandb/`, `mlruns/`...), listed apart in the finding. A file Docker never reads (`.Dockerignore`,
 `dockerignore`, `.dockerignore.txt`: Linux file names are case-sensitive) is reported
 too, and so is a `.dockerignore` beside a Dockerfile whose build context is elsewhere
 (compose `context: ..` with `dockerfile: docker/Dockerfile`).
@@ -48,7 +52,12 @@ called `env/` stays in. The file goes to the context root, which is not always t
 Dockerfile's folder.
 
 ## Fix safety
-Safe when nothing the build or the app needs leaves the context. A path a
+Safe when nothing the build or the app needs leaves the context. A folder holding the
+app's own data (a vector store: `chroma.sqlite3`, an HNSW segment, `index.faiss`) is
+never junk, and a `**/*.bin` line for weights elsewhere gets a `!` line that keeps it.
+Baseline lines name nothing the checkout holds, so the image built from it is the same;
+a name the context already has is left to what the walk finds (a `wandb/` package
+stays), and a line that would take a path a `COPY` names is not written. A path a
 `COPY`/`ADD` names is never excluded: `COPY ./models /models` keeps the weights in
 `models/` (a `!` line brings them back from a `**/*.pt` line), and every `!` line is
 checked with Docker's matching rules. A line is unsafe when the Python sources (a
@@ -65,6 +74,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from mlfix.context import baseline
 from mlfix.context.dockerignore import IGNORE_FILE, DockerIgnore
 from mlfix.context.facts import IgnoreFacts
 from mlfix.context.plan import propose, render, size
@@ -93,6 +103,7 @@ HEADER = (
     "Written by mlfix (MLF101) from what this build context holds.",
     "Docker matches each line from the context root; **/ matches at any depth.",
 )
+BASELINE_HEADER = "Written by mlfix (MLF101). Docker matches each line from the context root."
 UNSAFE_HEADER = (
     "Added with --unsafe-fixes: the code or the Dockerfile names these paths,",
     "and the image no longer has them.",
@@ -108,24 +119,43 @@ def check(facts: Facts) -> Iterator[Finding]:
         return
     proposal = propose(ignore, dockerfile_name(ignore))
     blocks = chosen(proposal, facts.settings.unsafe_fixes)
-    if not blocks:
+    grown: list[baseline.BaselineLine] = []
+    if ignore.copies_whole_context and not ignore.misnamed:
+        written = [line.text for line in lines_of(blocks)]
+        grown = baseline.choose(ignore.present, written, ignore.copies, ignore.engine)
+    if not blocks and not grown:
         return
-    parts = [render(blocks[0].lines, HEADER, "\n")]
-    if blocks[0] is proposal.unsafe:
-        parts = [render(blocks[0].lines, HEADER + UNSAFE_HEADER, "\n")]
-    elif len(blocks) > 1:
-        parts.append("\n" + render(blocks[1].lines, UNSAFE_HEADER, "\n"))
+    parts: list[str] = []
+    if blocks:
+        parts.append(render(blocks[0].lines, HEADER, "\n"))
+        if blocks[0] is proposal.unsafe:
+            parts = [render(blocks[0].lines, HEADER + UNSAFE_HEADER, "\n")]
+        elif len(blocks) > 1:
+            parts.append("\n" + render(blocks[1].lines, UNSAFE_HEADER, "\n"))
+    else:
+        parts.append(f"# {BASELINE_HEADER}\n")
+    if grown:
+        parts.append(("\n" if blocks else "") + baseline.render(grown, "\n"))
     text = "".join(parts)
     unsafe = any(block is proposal.unsafe for block in blocks)
     before_bytes, before_files, after_bytes, after_files = totals(ignore, blocks)
     junk_bytes, _ = candidate_bytes(proposal)
-    message = (
-        f"no {IGNORE_FILE}: every build sends {in_words(before_bytes, before_files)} to the "
-        f"daemon, {size(junk_bytes)} of it junk ({junk_summary(proposal)})"
-    )
-    notes = proposal_notes(ignore, proposal, blocks)
+    if blocks:
+        message = (
+            f"no {IGNORE_FILE}: every build sends {in_words(before_bytes, before_files)} to "
+            f"the daemon, {size(junk_bytes)} of it junk ({junk_summary(proposal)})"
+        )
+    else:
+        message = (
+            f"no {IGNORE_FILE}: `COPY` sends the whole context, and with it whatever a "
+            "working tree grows (caches, virtualenvs, `.env` files, experiment runs)"
+        )
+    notes = proposal_notes(ignore, proposal, blocks) if blocks else []
+    if grown:
+        names = ", ".join(f"`{line.text}` ({line.what})" for line in grown)
+        notes.append(f"also written, for what this checkout does not hold yet: {names}")
     where = shown(ignore.ignore_path, ignore)
-    count = len(lines_of(blocks))
+    count = len(lines_of(blocks)) + len(grown)
     fix = Fix(
         f"Create `{where}` ({count} line{'s' if count != 1 else ''})",
         (Edit.insert(ignore.ignore_path, 0, text),),
