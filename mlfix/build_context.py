@@ -77,9 +77,9 @@ def _manifests_named(words: list[str]) -> list[str]:
     """Relative manifest paths a RUN line names (`-r requirements.txt`, `environment.yml`)."""
     found: list[str] = []
     for index, word in enumerate(words):
-        after_flag = index > 0 and words[index - 1] in ("-r", "--requirement", "-c", "-f", "--file")
+        after_flag = index > 0 and words[index - 1] in ("-r", "--requirement")
         name = word.rsplit("/", 1)[-1]
-        if word.startswith(("/", "$", "-", "~")) or "$" in word:
+        if word.startswith(("/", "$", "-", "~")) or "$" in word or "'" in word or '"' in word:
             continue
         if after_flag or MANIFEST.match(name):
             found.append(word.removeprefix("./"))

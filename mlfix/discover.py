@@ -363,15 +363,24 @@ class Walker:
             stack.extend(reversed(subdirs))
         return dockerfiles, composes
 
-    def compose(self, path: Path) -> list[Target]:
-        """The services a compose file builds, less those whose Dockerfile is excluded."""
+    def compose(self, path: Path, *, named: bool = True) -> list[Target]:
+        """The services a compose file builds, less those whose Dockerfile is excluded.
+
+        A service whose context or Dockerfile is missing, in a compose file the walk came
+        across (not one the user named), is a warning: that service cannot build as the
+        checkout stands (a submodule, a generated folder), and the Dockerfiles are still
+        checked. A compose file that does not parse is an error either way.
+        """
         try:
             found = compose_targets(path)
         except MlfixError as exc:
             self.result.errors.append(exc)
             return []
         self.result.warnings.extend(found.warnings)
-        self.result.errors.extend(found.errors)
+        if named:
+            self.result.errors.extend(found.errors)
+        else:
+            self.result.warnings.extend(f"{error}; service skipped" for error in found.errors)
         return [t for t in found.targets if not self.skip(t.dockerfile, False)]
 
 
@@ -402,7 +411,7 @@ def discover(
             plain.extend(dockerfiles)
             roots.update((found, path.absolute()) for found in dockerfiles)
             for compose in composes:
-                services.extend(walker.compose(compose))
+                services.extend(walker.compose(compose, named=False))
             continue
         if excluded(path, False):
             result.skipped.append(path)

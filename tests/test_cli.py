@@ -196,14 +196,14 @@ def test_one_bad_target_does_not_stop_the_others(tmp_path: Path) -> None:
 
 def test_select_and_ignore(tmp_path: Path) -> None:
     root = project(tmp_path)
-    assert mlfix("--ignore", "MLF201", root).returncode == 0
+    assert mlfix("--ignore", "MLF201", "--ignore", "MLF101", root).returncode == 0
     assert mlfix("--select", "MLF2", root).returncode == 1
 
 
 def test_unsafe_fix_needs_the_flag(tmp_path: Path) -> None:
     root = project(tmp_path, FIXTURES / "MLF201" / "unsafe-run-between" / "input")
-    assert mlfix("--diff", root).stdout == ""
-    assert "+RUN pip install" in mlfix("--diff", "--unsafe-fixes", root).stdout
+    assert mlfix("--diff", "--select", "MLF201", root).stdout == ""
+    assert "+RUN pip install" in mlfix("--diff", "--select", "MLF201", "--unsafe-fixes", root).stdout
 
 
 def test_weights_volume_flag_edits_the_compose_file(tmp_path: Path) -> None:

@@ -192,8 +192,13 @@ def test_compose_services_that_cannot_be_followed(
     put(tmp_path / "app" / "Dockerfile", "FROM x\n")
     result = discover([tmp_path])
     assert [(t.context.name, t.compose_service) for t in result.targets] == [("app", "env")]
-    assert len(result.warnings) == 3
-    assert [e.message for e in result.errors] == [
+    assert len(result.warnings) == 4
+    assert result.errors == []  # found by the walk: a missing context is a warning
+    assert result.warnings[-1].endswith(
+        "service missing: build context ./nope is not a directory; service skipped"
+    )
+    named = discover([tmp_path / "compose.yml"])
+    assert [e.message for e in named.errors] == [
         "service missing: build context ./nope is not a directory"
     ]
 
