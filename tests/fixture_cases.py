@@ -53,9 +53,7 @@ class Case:
     def settings(self) -> Settings:
         args = self.args
         weights = args[args.index("--weights") + 1] if "--weights" in args else "bake"
-        return Settings(
-            select=(self.code,), unsafe_fixes="--unsafe-fixes" in args, weights=weights
-        )
+        return Settings(select=(self.code,), unsafe_fixes="--unsafe-fixes" in args, weights=weights)
 
     def target(self, root: Path | None = None) -> Target:
         """The Dockerfile as the CLI finds it: built by a compose service when the case has

@@ -203,7 +203,9 @@ def test_select_and_ignore(tmp_path: Path) -> None:
 def test_unsafe_fix_needs_the_flag(tmp_path: Path) -> None:
     root = project(tmp_path, FIXTURES / "MLF201" / "unsafe-run-between" / "input")
     assert mlfix("--diff", "--select", "MLF201", root).stdout == ""
-    assert "+RUN pip install" in mlfix("--diff", "--select", "MLF201", "--unsafe-fixes", root).stdout
+    assert (
+        "+RUN pip install" in mlfix("--diff", "--select", "MLF201", "--unsafe-fixes", root).stdout
+    )
 
 
 def test_weights_volume_flag_edits_the_compose_file(tmp_path: Path) -> None:

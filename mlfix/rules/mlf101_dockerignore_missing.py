@@ -8,8 +8,9 @@ context really holds, grouped and commented; the finding lists every path each l
 removes, with its size, and the bytes and files sent to the daemon before and after.
 When a `COPY`/`ADD` sends the whole context, it fires on a clean checkout too, and the
 file gets a short baseline for what every Python/ML working tree grows later
-(`__pycache__`, `.venv`, `.env`, `wandb/`, `mlruns/`...), listed apart in the finding. A file Docker never reads (`.Dockerignore`,
-`dockerignore`, `.dockerignore.txt`: Linux file names are case-sensitive) is reported
+(`__pycache__`, `.venv`, `.env`, `wandb/`, `mlruns/`...), listed apart in the finding.
+A file Docker never reads (`.Dockerignore`, `dockerignore`, `.dockerignore.txt`: Linux
+file names are case-sensitive) is reported
 too, and so is a `.dockerignore` beside a Dockerfile whose build context is elsewhere
 (compose `context: ..` with `dockerfile: docker/Dockerfile`).
 
