@@ -37,7 +37,9 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from mlfix.context.dockerignore import DockerIgnore  # noqa: E402
-from mlfix.context.tree import ContextFacts, JunkEntry, walk  # noqa: E402
+from mlfix.context.inventory import ContextFacts  # noqa: E402
+from mlfix.context.junk import JunkEntry  # noqa: E402
+from mlfix.context.tree import walk  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -193,7 +195,7 @@ def run(files: int, keep: bool, repeats: int) -> None:
         du = ["du", "-s", str(root)]
         mlfix = [sys.executable, __file__, "--measure", str(root), "--mode", "facts"]
         full = [sys.executable, __file__, "--measure", str(root), "--mode", "walk"]
-        startup = [sys.executable, "-c", "import mlfix.context.tree"]
+        startup = [sys.executable, "-c", "import mlfix.context.inventory"]
         for args in (du, mlfix, full):
             _timed(args)  # warm the page cache and the dentry cache
         times: dict[str, list[float]] = {"du": [], "facts": [], "walk": [], "startup": []}

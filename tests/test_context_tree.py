@@ -14,16 +14,9 @@ import pytest
 
 import mlfix.context.tree as tree_module
 from mlfix.context.dockerignore import DirAction, DockerIgnore
-from mlfix.context.tree import (
-    ContextFacts,
-    EntryKind,
-    JunkKind,
-    Listing,
-    ProblemKind,
-    classify_dir,
-    classify_file,
-    walk,
-)
+from mlfix.context.inventory import ContextFacts
+from mlfix.context.junk import JunkKind, classify_dir, classify_file
+from mlfix.context.tree import EntryKind, Listing, ProblemKind, walk
 from mlfix.errors import MlfixError
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from mlfix.context.dockerignore import DirAction, DockerIgnore, Engine
-from mlfix.context.tree import ContextFacts, EntryKind, Node, walk
+from mlfix.context.inventory import ContextFacts
+from mlfix.context.tree import EntryKind, Node, walk
 from mlfix.errors import MlfixError
 
 

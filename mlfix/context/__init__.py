@@ -13,16 +13,9 @@ from mlfix.context.dockerignore import (
     find_ignore_file,
     find_misnamed_ignore_files,
 )
-from mlfix.context.tree import (
-    ContextFacts,
-    EntrySavings,
-    JunkEntry,
-    JunkKind,
-    Node,
-    Problem,
-    ProblemKind,
-    walk,
-)
+from mlfix.context.inventory import ContextFacts
+from mlfix.context.junk import EntrySavings, JunkEntry, JunkKind
+from mlfix.context.tree import Node, Problem, ProblemKind, walk
 
 __all__ = [
     "ContextFacts",

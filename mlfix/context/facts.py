@@ -51,16 +51,9 @@ from mlfix.context.dockerignore import (
     find_misnamed_ignore_files,
     go_clean,
 )
-from mlfix.context.tree import (
-    ContextFacts,
-    EntryKind,
-    JunkKind,
-    Listing,
-    Node,
-    classify_dir,
-    classify_file,
-    walk,
-)
+from mlfix.context.inventory import ContextFacts
+from mlfix.context.junk import JunkKind, classify_dir, classify_file
+from mlfix.context.tree import EntryKind, Listing, Node, walk
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.dockerfile.state import copy_plan, expand
 from mlfix.errors import MlfixError

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from mlfix.context.dockerignore import DockerIgnore, Engine
 from mlfix.context.facts import INCIDENTAL, CopySource, IgnoreFacts, Mention
-from mlfix.context.tree import JunkEntry, JunkKind
+from mlfix.context.junk import JunkEntry, JunkKind
 from mlfix.textio import newline_of
 
 GROUP_ORDER = (

@@ -1,4 +1,4 @@
-"""A pruned walk of a build context, and the facts the `.dockerignore` rules read.
+"""A pruned walk of a build context: what `docker build` sends, as fast as `du`.
 
 The walk exists to answer "what does `docker build` send, and what of it is junk?" as fast
 as `du` answers "how big is it?". So it lists each directory once with `os.scandir`, stats
@@ -24,7 +24,7 @@ import enum
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -32,32 +32,11 @@ from typing import NamedTuple
 from mlfix.context.dockerignore import (
     DirAction,
     DockerIgnore,
-    Engine,
-    IgnoreFile,
     Verdict,
-    find_ignore_file,
-    find_misnamed_ignore_files,
 )
 from mlfix.errors import MlfixError
 
-__all__ = [
-    "CACHE_DIRS",
-    "DATASET_DIRS",
-    "EXPERIMENT_DIRS",
-    "WEIGHT_SUFFIXES",
-    "ContextFacts",
-    "EntryKind",
-    "EntrySavings",
-    "JunkEntry",
-    "JunkKind",
-    "Listing",
-    "Node",
-    "Problem",
-    "ProblemKind",
-    "classify_dir",
-    "classify_file",
-    "walk",
-]
+__all__ = ["EntryKind", "Listing", "Node", "Problem", "ProblemKind", "walk"]
 
 _NO_VERDICT = Verdict(False, -1)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -128,7 +107,7 @@ class Node:
     summarised: bool = False
 
 
-class _Counter:
+class Tally:
     """Running totals for one subtree, with hard links counted once."""
 
     __slots__ = ("bytes", "files", "sent_bytes", "sent_files")
@@ -192,7 +171,7 @@ class _Walk:
 
     # -- sizes ----------------------------------------------------------------------
 
-    def add_file(self, counter: _Counter, st: os.stat_result, sent: bool) -> int:
+    def add_file(self, counter: Tally, st: os.stat_result, sent: bool) -> int:
         """Count one non-directory entry; returns the bytes it adds (0 for a repeat link)."""
         size = st.st_size if stat.S_ISREG(st.st_mode) else 0
         counter.files += 1
@@ -230,7 +209,7 @@ class _Walk:
             )
             return None
 
-    def count_uniform(self, path: str, rel: str, sent: bool, counter: _Counter) -> None:
+    def count_uniform(self, path: str, rel: str, sent: bool, counter: Tally) -> None:
         """Add up a subtree whose paths all share one verdict: the `du` loop.
 
         Keeps only a stack of directory paths; no per-file object outlives its stat.
@@ -286,7 +265,7 @@ class _Walk:
         rel: str,
         verdict: Verdict,
         entries: list[os.DirEntry[str]] | None,
-        counter: _Counter,
+        counter: Tally,
     ) -> None:
         """Add up a subtree whose paths need matching one by one (a `!` line reaches in)."""
         if entries is None:
@@ -304,7 +283,7 @@ class _Walk:
                 continue
             self.count_dir(entry.path, child, child_verdict, counter)
 
-    def count_dir(self, path: str, rel: str, verdict: Verdict, counter: _Counter) -> None:
+    def count_dir(self, path: str, rel: str, verdict: Verdict, counter: Tally) -> None:
         action = self.action(rel, verdict)
         if action is DirAction.SKIP:
             self.count_uniform(path, rel, False, counter)
@@ -445,7 +424,7 @@ def _walk(
             files = frozenset(e.name for e in entries if not _is_dir(e))
             dirs = frozenset(e.name for e in entries if _is_dir(e))
             if summarise(Listing(rel, files, dirs)):
-                counter = _Counter()
+                counter = Tally()
                 if action is DirAction.SKIP:
                     for entry in entries:
                         _count_entry(state, entry, rel, verdict, counter, uniform_sent=False)
@@ -517,7 +496,7 @@ def _walk(
                 continue
             kind = _kind_of(st.st_mode)
             sent = action is not DirAction.SKIP and not child_verdict.excluded
-            counter = _Counter()
+            counter = Tally()
             state.add_file(counter, st, sent)
             if kind is EntryKind.SYMLINK:
                 state.check_symlink(entry.path, child)
@@ -546,7 +525,7 @@ def _count_entry(
     entry: os.DirEntry[str],
     rel: str,
     verdict: Verdict,
-    counter: _Counter,
+    counter: Tally,
     *,
     uniform_sent: bool,
 ) -> None:
@@ -558,328 +537,3 @@ def _count_entry(
     except OSError:
         return
     state.add_file(counter, st, uniform_sent)
-
-
-# -- junk -------------------------------------------------------------------------------
-
-
-class JunkKind(enum.Enum):
-    """Things that should not travel to the daemon, by how they are recognised."""
-
-    GIT = "git"
-    VENV = "venv"
-    CACHE = "cache"
-    WEIGHTS = "weights"
-    DATASET = "dataset"
-    EXPERIMENT = "experiment"
-    NODE_MODULES = "node_modules"
-    SECRET = "secret"
-
-
-CACHE_DIRS = frozenset(
-    {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".ipynb_checkpoints"}
-)
-DATASET_DIRS = frozenset({"data", "datasets"})
-EXPERIMENT_DIRS = frozenset({"wandb", "mlruns", "lightning_logs", "outputs"})
-WEIGHT_SUFFIXES = frozenset(
-    {".pt", ".pth", ".bin", ".safetensors", ".ckpt", ".onnx", ".gguf", ".h5"}
-)
-_SECRET_NAMES = frozenset(
-    {
-        "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".npmrc", ".pypirc",
-        ".git-credentials", "credentials.json", "kaggle.json",
-    }
-)  # fmt: skip
-_SECRET_SUFFIXES = frozenset({".pem", ".key", ".p12", ".pfx"})
-# Folders that hold credentials and nothing an image needs (`.huggingface/token`).
-SECRET_DIRS = frozenset({".aws", ".ssh", ".huggingface", ".kaggle", ".gnupg"})
-# Files that mark a folder as data the app itself reads and writes: a vector store it
-# persists (Chroma's `chroma.sqlite3`, a FAISS `index.faiss`, LlamaIndex's storage).
-# Its `*.bin` files are index segments, not model weights.
-APP_DATA_MARKERS = frozenset({"chroma.sqlite3", "index.faiss", "docstore.json"})
-HNSW_SEGMENT = frozenset({"header.bin", "length.bin", "link_lists.bin"})  # one Chroma index
-# `.env.example` and friends are templates meant to be shared, not secrets.
-_ENV_TEMPLATES = frozenset({".example", ".sample", ".template", ".dist", ".defaults"})
-
-
-def classify_dir(listing: Listing) -> JunkKind | None:
-    """The junk class of a directory, from its name and what it holds.
-
-    A venv is known by `pyvenv.cfg` or `conda-meta/`, never by a name like `env/`; and a
-    `data/` or `outputs/` holding `__init__.py` is a Python package, not a dataset.
-    """
-    name = listing.name
-    if name == ".git":
-        return JunkKind.GIT
-    if "pyvenv.cfg" in listing.files or "conda-meta" in listing.dirs:
-        return JunkKind.VENV
-    if name in SECRET_DIRS:
-        return JunkKind.SECRET
-    if name in CACHE_DIRS:
-        return JunkKind.CACHE
-    if name == "node_modules":
-        return JunkKind.NODE_MODULES
-    is_package = "__init__.py" in listing.files
-    if name in DATASET_DIRS and not is_package:
-        return JunkKind.DATASET
-    if name in EXPERIMENT_DIRS and not is_package:
-        return JunkKind.EXPERIMENT
-    return None
-
-
-def classify_file(name: str) -> JunkKind | None:
-    """The junk class of a file (or of a `.git` file, as worktrees and submodules have)."""
-    if name == ".git":
-        return JunkKind.GIT
-    suffix = os.path.splitext(name)[1]
-    if suffix in WEIGHT_SUFFIXES:
-        return JunkKind.WEIGHTS
-    if name == ".env" or (
-        name.startswith(".env.") and os.path.splitext(name)[1] not in _ENV_TEMPLATES
-    ):
-        return JunkKind.SECRET
-    if suffix in _SECRET_SUFFIXES or name in _SECRET_NAMES:
-        return JunkKind.SECRET
-    return None
-
-
-def is_app_data(listing: Listing) -> bool:
-    """A folder the app persists its own data in (see APP_DATA_MARKERS): never junk."""
-    return not APP_DATA_MARKERS.isdisjoint(listing.files) or listing.files >= HNSW_SEGMENT
-
-
-@dataclass(frozen=True)
-class JunkEntry:
-    """One piece of junk, measured whole and as Docker sends it now.
-
-    `bytes`/`files` are everything on disk; `sent_bytes`/`sent_files` the part the
-    current ignore file lets through, which is what an entry for it would save. Junk
-    entries never nest (a junk directory is summarised, not searched), so savings add up.
-    """
-
-    path: str
-    kind: JunkKind
-    is_dir: bool
-    bytes: int
-    files: int
-    sent_bytes: int
-    sent_files: int
-
-
-@dataclass(frozen=True)
-class EntrySavings:
-    """One proposed `.dockerignore` line and what the context loses with it.
-
-    `removed` lists every junk entry the line keeps back, so a finding can name each
-    path it removes; the before/after numbers are Docker's whole transfer. A `!` line
-    can bring entries back: they are in `restored`, and its savings are negative.
-    """
-
-    line: str
-    removed: tuple[JunkEntry, ...]
-    sent_bytes_before: int
-    sent_files_before: int
-    sent_bytes_after: int
-    sent_files_after: int
-    restored: tuple[JunkEntry, ...] = ()  # entries an earlier line removed and a `!` brings back
-
-    @property
-    def saved_bytes(self) -> int:
-        return self.sent_bytes_before - self.sent_bytes_after
-
-    @property
-    def saved_files(self) -> int:
-        return self.sent_files_before - self.sent_files_after
-
-
-def _removed_by(ignore: DockerIgnore, junk: JunkEntry) -> bool:
-    """Whether Docker leaves the whole junk entry out under `ignore`."""
-    if junk.is_dir:
-        return ignore.excludes(junk.path) and ignore.can_skip_dir(junk.path)
-    return not ignore.sends_file(junk.path)
-
-
-@dataclass(frozen=True)
-class ContextFacts:
-    """What the `.dockerignore` rules need to know about one build context, from one walk.
-
-    `sent_*` is what Docker sends under `ignore` (everything when there is none),
-    `total_*` everything the walk read: all of the context when `complete` is true, and
-    otherwise everything except the `skipped` directories, which the ignore file excludes
-    for good and which were not read. `ignore_file` is the file the ignore rules came
-    from (None when there is none); `misnamed` are files Docker never reads.
-    """
-
-    root: Path
-    ignore: DockerIgnore | None
-    ignore_file: IgnoreFile | None
-    total_bytes: int
-    total_files: int
-    sent_bytes: int
-    sent_files: int
-    junk: tuple[JunkEntry, ...]
-    problems: tuple[Problem, ...]
-    skipped: tuple[str, ...]
-    misnamed: tuple[Path, ...] = ()
-    app_data: tuple[str, ...] = ()  # folders holding the app's own data (a vector store)
-
-    @property
-    def complete(self) -> bool:
-        return not self.skipped
-
-    @property
-    def junk_sent_bytes(self) -> int:
-        return sum(j.sent_bytes for j in self.junk)
-
-    def savings(self, entries: Sequence[str]) -> list[EntrySavings]:
-        """What each proposed line, appended in order after the current file, keeps back.
-
-        Pure arithmetic on the junk entries (no disk access): after each line, a junk
-        entry counts as removed when Docker skips it whole (a file: not sent; a
-        directory: excluded with nothing below that a `!` line reaches). A `!` line that
-        brings an entry back lists it in `restored` and gives its bytes back, so the
-        numbers stay right for blocks that mix exclusions and re-includes. Entries still
-        partly re-included are not counted, so savings never overstate.
-        `sent_*_before`/`after` chain from line to line.
-        """
-        base = self.ignore.text if self.ignore is not None else ""
-        if base and not base.endswith("\n"):
-            base += "\n"
-        engine = self.ignore.engine if self.ignore is not None else Engine.MODERN
-        candidates = [j for j in self.junk if j.sent_files or j.sent_bytes]
-        sent_bytes, sent_files = self.sent_bytes, self.sent_files
-        text = base
-        removed: set[str] = set()
-        result: list[EntrySavings] = []
-        for line in entries:
-            text += line + "\n"
-            combined = DockerIgnore.parse(text, engine=engine)
-            now = {j.path for j in candidates if _removed_by(combined, j)}
-            gone = tuple(j for j in candidates if j.path in now - removed)
-            back = tuple(j for j in candidates if j.path in removed - now)
-            delta_bytes = sum(j.sent_bytes for j in gone) - sum(j.sent_bytes for j in back)
-            delta_files = sum(j.sent_files for j in gone) - sum(j.sent_files for j in back)
-            result.append(
-                EntrySavings(
-                    line,
-                    gone,
-                    sent_bytes,
-                    sent_files,
-                    sent_bytes - delta_bytes,
-                    sent_files - delta_files,
-                    back,
-                )
-            )
-            removed = now
-            sent_bytes -= delta_bytes
-            sent_files -= delta_files
-        return result
-
-    @classmethod
-    def collect(
-        cls,
-        root: Path,
-        ignore: DockerIgnore | None = None,
-        *,
-        ignore_file: IgnoreFile | None = None,
-        measure_ignored: bool = False,
-        visit: Callable[[Node], None] | None = None,
-    ) -> ContextFacts:
-        """Walk the context once and gather sizes, junk and problems.
-
-        `visit` sees every node the walk reads (not the skipped ones), so a caller can
-        pick files out of the same walk (the Python sources, say) without a second one.
-        """
-        kinds: dict[str, JunkKind] = {}
-        app_data: list[str] = []
-
-        def summarise(listing: Listing) -> bool:
-            if is_app_data(listing):
-                app_data.append(listing.path)
-                return True  # measured whole; nothing inside it is junk
-            kind = classify_dir(listing)
-            if kind is None:
-                return False
-            kinds[listing.path] = kind
-            return True
-
-        total = _Counter()
-        junk: list[JunkEntry] = []
-        skipped: list[str] = []
-        problems: list[Problem] = []
-        for node in walk(
-            root,
-            ignore=ignore,
-            summarise=summarise,
-            measure_ignored=measure_ignored,
-            problems=problems,
-        ):
-            if node.action is DirAction.SKIP and not measure_ignored:
-                skipped.append(node.path)
-                continue
-            if visit is not None:
-                visit(node)
-            total.bytes += node.bytes
-            total.files += node.files
-            total.sent_bytes += node.sent_bytes
-            total.sent_files += node.sent_files
-            if node.summarised:
-                kind: JunkKind | None = kinds.pop(node.path, None)
-            elif node.kind is EntryKind.FILE:
-                kind = classify_file(node.path.rpartition("/")[2])
-            else:
-                kind = None
-            if kind is not None:
-                junk.append(
-                    JunkEntry(
-                        node.path,
-                        kind,
-                        node.kind is EntryKind.DIR,
-                        node.bytes,
-                        node.files,
-                        node.sent_bytes,
-                        node.sent_files,
-                    )
-                )
-        return cls(
-            root=root,
-            ignore=ignore,
-            ignore_file=ignore_file,
-            total_bytes=total.bytes,
-            total_files=total.files,
-            sent_bytes=total.sent_bytes,
-            sent_files=total.sent_files,
-            junk=tuple(junk),
-            problems=tuple(problems),
-            skipped=tuple(skipped),
-            app_data=tuple(app_data),
-        )
-
-    @classmethod
-    def for_build(
-        cls,
-        context: Path,
-        dockerfile: Path | None = None,
-        *,
-        engine: Engine = Engine.MODERN,
-        measure_ignored: bool = False,
-    ) -> ContextFacts:
-        """Facts for `docker build -f dockerfile context`, with the ignore file BuildKit uses."""
-        found = find_ignore_file(context, dockerfile)
-        ignore = None if found is None else DockerIgnore.load(found.path, engine=engine)
-        facts = cls.collect(context, ignore, ignore_file=found, measure_ignored=measure_ignored)
-        misnamed = tuple(find_misnamed_ignore_files(context, dockerfile))
-        return ContextFacts(
-            root=facts.root,
-            ignore=facts.ignore,
-            ignore_file=facts.ignore_file,
-            total_bytes=facts.total_bytes,
-            total_files=facts.total_files,
-            sent_bytes=facts.sent_bytes,
-            sent_files=facts.sent_files,
-            junk=facts.junk,
-            problems=facts.problems,
-            skipped=facts.skipped,
-            misnamed=misnamed,
-            app_data=facts.app_data,
-        )

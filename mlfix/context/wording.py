@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mlfix.context.facts import KEY, CopySource, IgnoreFacts
+from mlfix.context.junk import JunkKind
 from mlfix.context.plan import (
     GROUP_ORDER,
     KIND_NAMES,
@@ -18,7 +19,6 @@ from mlfix.context.plan import (
     literal,
     size,
 )
-from mlfix.context.tree import JunkKind
 from mlfix.facts import Facts
 from mlfix.model import Location
 

@@ -59,8 +59,8 @@ from collections.abc import Iterator
 
 from mlfix.context.dockerignore import DockerIgnore, Engine
 from mlfix.context.facts import IgnoreFacts, Lost
+from mlfix.context.junk import JunkKind, classify_file
 from mlfix.context.plan import amount, literal
-from mlfix.context.tree import JunkKind, classify_file
 from mlfix.context.wording import ignore_facts, shown
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location
