@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -187,8 +187,54 @@ def _line_of(node: Any) -> int:
     return int(lc.line) + 1 if lc is not None and lc.line is not None else 1
 
 
-def _steps(data: Any) -> Iterator[tuple[dict[str, Any], str | None]]:
-    """Every step of every job, with the working directory it runs in."""
+MATRIX = re.compile(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}")
+MAX_COMBINATIONS = 64
+
+
+class Step(NamedTuple):
+    """A workflow step, the folder it runs in, and its job's matrix values by key."""
+
+    step: dict[str, Any]
+    directory: str | None
+    matrix: dict[str, list[str]]
+
+
+def _matrix(job: dict[str, Any]) -> dict[str, list[str]]:
+    """The values each `matrix.X` takes: its list, plus what `include` entries add."""
+    strategy = job.get("strategy")
+    matrix = strategy.get("matrix") if isinstance(strategy, dict) else None
+    if not isinstance(matrix, dict):
+        return {}
+    values: dict[str, list[str]] = {}
+    for key, value in matrix.items():
+        if isinstance(value, list) and key not in ("include", "exclude"):
+            values[str(key)] = [str(v) for v in value if isinstance(v, (str, int, float))]
+    for entry in matrix.get("include") or ():
+        if isinstance(entry, dict):
+            for key, value in entry.items():
+                if isinstance(value, (str, int, float)):
+                    values.setdefault(str(key), []).append(str(value))
+    return values
+
+
+def expand(text: str, matrix: dict[str, list[str]]) -> list[str]:
+    """`text` with every `${{ matrix.X }}` replaced by each value X takes (bounded)."""
+    keys = list(dict.fromkeys(MATRIX.findall(text)))
+    results = [text]
+    for key in keys:
+        choices = matrix.get(key)
+        if not choices:
+            return []  # a value the workflow does not list: unknown here
+        pattern = re.compile(r"\$\{\{\s*matrix\." + re.escape(key) + r"\s*\}\}")
+        values = list(dict.fromkeys(choices))
+        results = [pattern.sub(value.replace("\\", "\\\\"), r) for r in results for value in values]
+        if len(results) > MAX_COMBINATIONS:
+            return results[:MAX_COMBINATIONS]
+    return results
+
+
+def _steps(data: Any) -> Iterator[Step]:
+    """Every step of every job, with the working directory it runs in and its matrix."""
     if not isinstance(data, dict):
         return
     jobs = data.get("jobs")
@@ -199,10 +245,11 @@ def _steps(data: Any) -> Iterator[tuple[dict[str, Any], str | None]]:
         if not isinstance(job, dict) or not isinstance(job.get("steps"), list):
             continue
         job_default = _working_directory(job) or default
+        matrix = _matrix(job)
         for step in job["steps"]:
             if isinstance(step, dict):
                 directory = step.get("working-directory")
-                yield step, directory if isinstance(directory, str) else job_default
+                yield Step(step, directory if isinstance(directory, str) else job_default, matrix)
 
 
 def _working_directory(node: dict[str, Any]) -> str | None:
@@ -220,30 +267,30 @@ def _from_workflow(path: Path, root: Path) -> Iterator[Declaration]:
         data = YAML(typ="rt").load(text)
     except (YAMLError, ValueError):
         return
-    for step, directory in _steps(data):
+    for step, directory, matrix in _steps(data):
         base = _norm(root / directory) if directory and "$" not in directory else root
+        line = _line_of(step)
         uses = step.get("uses")
         if isinstance(uses, str) and uses.split("@")[0] == "docker/build-push-action":
             inputs = step.get("with")
             inputs = inputs if isinstance(inputs, dict) else {}
-            context = str(inputs.get("context", "."))
-            file = inputs.get("file")
-            # build-push-action passes `file` to buildx as given: relative to the workspace.
-            context_path = _resolve(root, context)
-            if context_path is None:
-                continue
-            file_path = _resolve(root, str(file)) if file else context_path / "Dockerfile"
-            if file_path and file_path.is_file() and context_path.is_dir():
-                yield Declaration(file_path, context_path, path, _line_of(step))
+            for context in expand(str(inputs.get("context", ".")), matrix):
+                file = inputs.get("file")
+                # build-push-action hands `file` to buildx as given: relative to the workspace.
+                for named in expand(str(file), matrix) if file else [None]:
+                    declaration = _declaration(root, context, named, path, line)
+                    if declaration is not None:
+                        yield declaration
             continue
         run = step.get("run")
         if isinstance(run, str):
-            for _offset, command in _logical_lines(run):
-                found = parse_build(command)
-                if found is not None:
-                    declaration = _declaration(base, found[0], found[1], path, _line_of(step))
-                    if declaration is not None:
-                        yield declaration
+            for _offset, logical in _logical_lines(run):
+                for command in expand(logical, matrix):
+                    found = parse_build(command)
+                    if found is not None:
+                        declaration = _declaration(base, found[0], found[1], path, line)
+                        if declaration is not None:
+                            yield declaration
 
 
 HCL_TARGET = re.compile(r'^\s*target\s+"(?P<name>[^"]+)"\s*\{', re.MULTILINE)

@@ -222,3 +222,32 @@ def test_suffixed_names_are_dockerfiles_by_content(
     write(tmp_path, {name: text})
     names = [t.dockerfile.name for t in discover([tmp_path]).targets]
     assert (name in names) is found
+
+
+WORKFLOW_MATRIX = """\
+jobs:
+  images:
+    strategy:
+      matrix:
+        image: [api, worker]
+        include:
+          - image: gpu
+    runs-on: ubuntu-latest
+    steps:
+      - uses: docker/build-push-action@v6
+        with:
+          context: .
+          file: ./docker/${{ matrix.image }}/Dockerfile
+      - run: docker build -f docker/${{ matrix.unknown }}/Dockerfile .
+"""
+
+
+def test_a_workflow_matrix_expands_into_each_dockerfile_it_builds(tmp_path: Path) -> None:
+    files = {".github/workflows/images.yml": WORKFLOW_MATRIX, "requirements.txt": "x\n"}
+    for name in ("api", "worker", "gpu"):
+        files[f"docker/{name}/Dockerfile"] = "FROM python:3.11-slim\nCOPY requirements.txt .\n"
+    root = write(tmp_path, files)
+    found = declarations(root.resolve())
+    assert sorted(d.dockerfile.parent.name for d in found) == ["api", "gpu", "worker"]
+    assert {d.context for d in found} == {root.resolve()}
+    assert contexts(root) == [".", ".", "."]
