@@ -9,7 +9,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from mlfix.scan.refs import ModelRef, RefKind
-from mlfix.weights import cache, includes, shell, versions
+from mlfix.weights import cache, includes, shell, validate, versions
 from mlfix.weights.compose import add_volume
 
 
@@ -135,9 +135,10 @@ def test_words_keep_their_offsets_across_continuations() -> None:
     assert found[0].operator == "&&"
 
 
-def test_quote() -> None:
-    assert shell.quote("config.json") == "config.json"
-    assert shell.quote("*.json") == '"*.json"'
+def test_word_is_bare_only_when_inert_and_single_quoted_otherwise() -> None:
+    assert validate.word("config.json") == "config.json"
+    assert validate.word("*.json") == "'*.json'"
+    assert validate.word("a'b") == "'a'\"'\"'b'"
 
 
 # -- compose -----------------------------------------------------------------------------

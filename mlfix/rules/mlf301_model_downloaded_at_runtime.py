@@ -241,7 +241,7 @@ def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts) -> Fix:
             else:
                 add(last.end, render.download_run(weights.missing, weights))
     if weights.set_hf_home:
-        add(stage.from_instruction.end, f"ENV HF_HOME={weights.cache_var[1]}\n")
+        add(stage.from_instruction.end, f"ENV HF_HOME={render.path(weights.cache_var[1])}\n")
     end = stage.instructions[-1].end
     if weights.copy_dirs:
         at = model.instructions[weights.anchor].lead_start if weights.anchor is not None else end

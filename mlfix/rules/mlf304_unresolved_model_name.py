@@ -3,7 +3,10 @@ Reports each place where the code loads a model whose name mlfix cannot work out
 running the code: a command-line argument, request data, an environment variable with no
 default in the code and no value in the Dockerfile, a name chosen by a condition or built
 by a call. It also reports `hf download` lines in the Dockerfile whose repo is a variable
-with no value there.
+with no value there, and names that resolve to a value no build line may carry: a repo id,
+revision, file name, subfolder, pattern or repo type the Hugging Face hub itself would
+refuse (``main`touch x` ``, `gpt2` followed by a newline, `*` as a repo type), or a cache
+directory that is not a plain absolute path.
 
 ## Why is this bad?
 What cannot be named cannot be baked: the container downloads that model when it starts,
@@ -27,7 +30,10 @@ or give the variable its value in the Dockerfile (`ENV MODEL_ID=org/tiny-model`)
 what runs in the image; MLF301 then bakes that model.
 
 ## Fix safety
-No fix: only the author knows which model the app should run with.
+No fix: only the author knows which model the app should run with. A name the hub would
+refuse is never written into the Dockerfile: every value MLF301 writes is checked against
+the hub's rules for its kind and then single-quoted, so scanned code can never add a
+command to the build.
 """
 
 from __future__ import annotations
@@ -61,6 +67,15 @@ def check(facts: Facts) -> Iterator[Finding]:
             Location(ref.path, ref.line, ref.column),
             None,
             notes=tuple(notes),
+        )
+    for ref, why in weights.rejected:
+        yield Finding(
+            CODE,
+            f"the model {ref.repo_id!a} is not usable in a build line: {why};"
+            " nothing is baked for it",
+            Location(ref.path, ref.line, ref.column),
+            None,
+            notes=tuple(ref.via),
         )
     model = facts.dockerfile
     for index, download in weights.unresolved_downloads:

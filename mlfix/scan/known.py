@@ -289,7 +289,7 @@ _REPO_ID = re.compile(r"^(?:[\w.-]+/)?[\w.-]+$")
 
 def is_repo_id(name: str) -> bool:
     """Whether `name` could name a hub repository (not whether it exists)."""
-    if not name or len(name) > 96 or not _REPO_ID.match(name):
+    if not name or len(name) > 96 or not _REPO_ID.fullmatch(name):
         return False
     if "--" in name or ".." in name:
         return False

@@ -38,7 +38,7 @@ from mlfix.scan import (
     scan_repo,
     scan_run_command,
 )
-from mlfix.weights import cache, includes, shell
+from mlfix.weights import cache, includes, shell, validate
 from mlfix.weights.versions import (
     declared_packages,
     from_command_words,
@@ -141,6 +141,7 @@ class WeightFacts:
     baked: tuple[tuple[ModelRef, Bake], ...] = ()
     misplaced: tuple[tuple[ModelRef, Bake, str], ...] = ()  # baked where the loader won't look
     unresolved: tuple[ModelRef, ...] = ()
+    rejected: tuple[tuple[ModelRef, str], ...] = ()  # names no build line may carry, and why
     unresolved_downloads: tuple[tuple[int, HubDownload], ...] = ()
     never_offline: tuple[ModelRef, ...] = ()
     cache_var: tuple[str, str] = ("HF_HOME", DEFAULT_HF_HOME)  # what the weights stage sets
@@ -582,7 +583,11 @@ class Gatherer:
         final = final_state(model, self.app, self.states)
         refs = self.scan({k: v for k, v in env.items() if v}, scan_versions)
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
+        rejected = [(r, why) for r in hub_refs if (why := validate.ref_problem(r))]
+        hub_refs = [r for r in hub_refs if all(r is not bad for bad, _ in rejected)]
         hub_version = versions.get("huggingface-hub")
+        if hub_version and validate.pin(hub_version):
+            hub_version = None  # not a version pip reads: the hub is as good as unpinned
         parsed = version_tuple(hub_version)
         cli: str | None = "hf"
         if parsed is not None and parsed < (0, 34):
@@ -611,6 +616,9 @@ class Gatherer:
             hub_dir = posixpath.join(hf_home, "hub")
             cache_var = ("HF_HOME", hf_home)
         project_cache = cache.project_sets_cache(env)
+        home_problem = validate.first_problem(
+            [(name, value, validate.image_path) for name, value in (cache_var, ("hub", hub_dir))]
+        )
 
         def runtime(ref: ModelRef, with_home: bool) -> str:
             scope = dict(env)
@@ -634,7 +642,15 @@ class Gatherer:
             assert ref.repo_id is not None
             where = runtime(ref, set_hf_home)
             groups.setdefault((ref.repo_type, ref.repo_id, ref.revision, where), []).append(ref)
-        missing = tuple(_download(key, group) for key, group in groups.items())
+        missing_list: list[Download] = []
+        for download in (_download(key, group) for key, group in groups.items()):
+            why = home_problem or validate.download_problem(download)
+            if why is None:
+                missing_list.append(download)
+            else:
+                rejected.extend((ref, why) for ref in download.refs)
+        missing = tuple(missing_list)
+        set_hf_home = set_hf_home and home_problem is None
 
         existing_copies = tuple(
             posixpath.normpath(posixpath.join("/", w))
@@ -652,6 +668,7 @@ class Gatherer:
         never_offline = tuple(r for r in hub_refs if not r.offline_safe)
         blockers = _offline_blockers(refs, unresolved_downloads, self.root)
         blockers += self.hub_libraries_not_followed()
+        blockers += [f"{ref.repo_id!a} is not usable in a build line" for ref, _ in rejected]
         offline_set = bool(
             cache.value(env, "HF_HUB_OFFLINE") or cache.value(env, "TRANSFORMERS_OFFLINE")
         )
@@ -664,6 +681,7 @@ class Gatherer:
             baked=tuple(baked),
             misplaced=tuple(misplaced),
             unresolved=unresolved,
+            rejected=tuple(rejected),
             unresolved_downloads=tuple(unresolved_downloads),
             never_offline=never_offline,
             cache_var=cache_var,
@@ -737,7 +755,7 @@ class Gatherer:
     def chown(self, user: str, anchor: int | None) -> str | None:
         """`--chown` for the runtime USER when it exists where the COPY goes, else None."""
         name = user.split(":")[0]
-        if name in ("root", "0", ""):
+        if name in ("root", "0", "") or validate.user(user):
             return None
         if name.isdigit():
             return user

@@ -1,6 +1,9 @@
 """The Dockerfile text MLF301 adds: a `weights` stage of `hf download` lines, and its COPY.
 
 All text is built with LF; `mlfix.dockerfile.edit` converts it to the file's line ending.
+Every value here passed `mlfix.weights.validate` when the facts were gathered; shell words
+are still quoted with `validate.word` (single quotes), and the paths written into `ENV` and
+`COPY` (which are not shell) are checked again, since a mistake there is an injection.
 """
 
 from __future__ import annotations
@@ -8,13 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlfix.weights.facts import WEIGHTS_STAGE, Download, WeightFacts
-from mlfix.weights.shell import quote
+from mlfix.weights.validate import image_path, word
 
 INDENT = "        "
 WIDTH = 88
 # A build can point the download at a mirror (or a test endpoint) with
 # `--build-arg HF_ENDPOINT=...`; the stage's ARG keeps it out of the final image.
 ENDPOINT_ARG = "ARG HF_ENDPOINT=https://huggingface.co"
+
+
+def path(value: str) -> str:
+    why = image_path(value)
+    if why is not None:
+        raise ValueError(f"{value!r}: {why}")
+    return value
 
 
 def _wrap(first: str, pieces: Sequence[str]) -> str:
@@ -33,21 +43,21 @@ def download_command(
 ) -> str:
     """`hf download org/name --revision R --include a --include b` for one download."""
     tool = cli or facts.cli or "hf"
-    head = f"{prefix}{tool} download {quote(download.repo_id)}"
+    head = f"{prefix}{tool} download {word(download.repo_id)}"
     pieces: list[str] = []
     if download.repo_type != "model":
-        pieces.append(f"--repo-type {download.repo_type}")
+        pieces.append(f"--repo-type {word(download.repo_type)}")
     if download.revision:
-        pieces.append(f"--revision {quote(download.revision)}")
+        pieces.append(f"--revision {word(download.revision)}")
     if download.cache_dir != facts.hub_dir:
-        pieces.append(f"--cache-dir {quote(download.cache_dir)}")
-    pieces.extend(quote(name) for name in download.filenames)
+        pieces.append(f"--cache-dir {word(download.cache_dir)}")
+    pieces.extend(word(name) for name in download.filenames)
     patterns = download.include or ()
     if facts.greedy_flags and patterns:
-        pieces.append("--include " + quote(patterns[0]))
-        pieces.extend(quote(p) for p in patterns[1:])
+        pieces.append("--include " + word(patterns[0]))
+        pieces.extend(word(p) for p in patterns[1:])
     else:
-        pieces.extend(f"--include {quote(p)}" for p in patterns)
+        pieces.extend(f"--include {word(p)}" for p in patterns)
     return _wrap(head, pieces)
 
 
@@ -82,7 +92,7 @@ def weights_stage(base: str, platform: str | None, facts: WeightFacts) -> str:
         + f'RUN pip install --no-cache-dir "{facts.hub_requirement}"\n'
         + ENDPOINT_ARG
         + "\n"
-        + f"ENV {name}={quote(value)}\n"
+        + f"ENV {name}={path(value)}\n"
         + download_run(facts.missing, facts)
         + "\n"
     )
@@ -91,5 +101,5 @@ def weights_stage(base: str, platform: str | None, facts: WeightFacts) -> str:
 def copy_lines(facts: WeightFacts) -> str:
     chown = f" --chown={facts.chown}" if facts.chown else ""
     return "".join(
-        f"COPY --from={WEIGHTS_STAGE}{chown} {quote(d)} {quote(d)}\n" for d in facts.copy_dirs
+        f"COPY --from={WEIGHTS_STAGE}{chown} {path(d)} {path(d)}\n" for d in facts.copy_dirs
     )

@@ -139,11 +139,3 @@ def program(command: Command) -> list[Word]:
     while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0].value):
         words = words[1:]
     return words
-
-
-def quote(value: str) -> str:
-    """A word for a new command line: bare when safe, double-quoted otherwise."""
-    if re.fullmatch(r"[A-Za-z0-9_./:=@%+,-]+", value):
-        return value
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return f'"{escaped}"'
