@@ -31,7 +31,7 @@ from mlfix.config import Config, Overrides, Resolver, Settings, codes
 from mlfix.engine import TargetResult, run_target
 from mlfix.errors import MlfixError
 from mlfix.facts import Target
-from mlfix.patch import unified_diff, write_atomic
+from mlfix.patch import unified_diff, write_all, write_root
 from mlfix.report import github, sarif
 from mlfix.report import json as json_report
 from mlfix.report import text as text_report
@@ -262,14 +262,16 @@ def _process(
                 continue
             run.settings[target.dockerfile] = settings
             run.results.append(result)
-            if run.mode is Mode.WRITE:
-                for path, (_old, new) in result.changes.items():
-                    try:
-                        write_atomic(path, new)
-                    except MlfixError as exc:
-                        run.error(exc)
-                        break
-                    run.written.append(path)
+            if run.mode is Mode.WRITE and result.changes:
+                new = {path: text for path, (_old, text) in result.changes.items()}
+                try:  # all of a target's files, or none of them
+                    folders = [target.dockerfile.parent, target.context, *(p.parent for p in new)]
+                    write_all(new, write_root(folders))
+                except MlfixError as exc:
+                    run.error(exc)  # the target failed: nothing of it was fixed
+                    run.results.remove(result)
+                    continue
+                run.written.extend(new)
             _merge(run, result)
 
 

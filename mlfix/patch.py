@@ -1,11 +1,23 @@
-"""Unified diffs and atomic writes: the only code that turns results into files."""
+"""Unified diffs and the all-or-none write: the only code that turns results into files.
+
+A target's files are written together or not at all. Every destination is checked before
+anything is touched (a link, a directory reached through a link out of the repository, a
+special or hard-linked file, a read-only file or folder: refused), every new text is staged
+as a temp file beside its destination and synced, and only then are they renamed into
+place; if a rename fails, the ones already done are put back from their backups. So an
+`error:` line always means the target's files are as they were.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlfix.errors import MlfixError
@@ -33,29 +45,169 @@ def unified_diff(old: str | None, new: str, name: str) -> str:
     return "".join(out)
 
 
+LINKS = "mlfix does not write through links"
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Replace the file in one rename, keeping its mode; a symlink's target is written."""
-    target = path.resolve() if path.is_symlink() else path
+    """One file, with the same checks and guarantees as `write_all`."""
+    write_all({path: text}, write_root([path.parent]))
+
+
+def write_root(folders: Iterable[Path]) -> Path:
+    """The tree a target's files must stay in: the git repository holding its folders, else
+    the working directory when it holds them all, else their nearest common folder.
+
+    Paths are made absolute without resolving links, so a folder that is a link out of
+    the tree is still seen as one.
+    """
+    folders = [Path(os.path.abspath(f)) for f in folders]
+    for directory in (folders[0], *folders[0].parents):
+        if (directory / ".git").exists() and all(f.is_relative_to(directory) for f in folders):
+            return directory
+    cwd = Path(os.path.abspath(os.getcwd()))
+    if all(f.is_relative_to(cwd) for f in folders):
+        return cwd
+    return Path(os.path.commonpath([str(f) for f in folders]))
+
+
+@dataclass
+class _Slot:
+    """One destination: its staged text, and a backup of what it held."""
+
+    path: Path
+    data: bytes
+    mode: int
+    owner: tuple[int, int] | None
+    existed: bool
+    temp: Path | None = None
+    backup: Path | None = None
+    replaced: bool = False
+
+
+def write_all(changes: Mapping[Path, str], root: Path) -> None:
+    """Write every file of `changes` or none of them; raise MlfixError naming the file."""
+    slots = [_check(path, text, root) for path, text in changes.items()]
+    current: Path | None = None
     try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    data = encode(text)
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".mlfix", dir=target.parent)
+        for slot in slots:
+            current = slot.path
+            slot.temp = _stage(slot.path, slot.data, slot.mode, slot.owner)
+            if slot.existed:
+                slot.backup = _backup(slot)
+        for slot in slots:
+            current = slot.path
+            assert slot.temp is not None
+            os.replace(slot.temp, slot.path)
+            slot.temp, slot.replaced = None, True
     except OSError as exc:
-        raise MlfixError(path, f"cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is None:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(temp, mode)
-        os.replace(temp, target)
+        _roll_back(slots)
+        assert current is not None
+        raise MlfixError(current, f"cannot write ({_why(exc)}); nothing written") from None
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        _roll_back(slots)
         raise
+    for slot in slots:
+        if slot.backup is not None:
+            slot.backup.unlink(missing_ok=True)
+        _sync_folder(slot.path.parent)
+
+
+def _why(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    return exc.strerror or str(exc)
+
+
+def _check(path: Path, text: str, root: Path) -> _Slot:
+    """Refuse a destination before anything is written (see the module docstring)."""
+    try:
+        info: os.stat_result | None = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise MlfixError(path, f"cannot write ({_why(exc)})") from None
+    if info is not None and stat.S_ISLNK(info.st_mode):
+        raise MlfixError(path, f"is a symbolic link to {os.readlink(path)}; {LINKS}")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise MlfixError(path, "is not a regular file; mlfix writes only regular files")
+    if info is not None and info.st_nlink > 1:
+        raise MlfixError(path, f"has {info.st_nlink} hard links; {LINKS}")
+    folder = Path(os.path.abspath(path)).parent
+    real_root, real_folder = Path(root).resolve(), folder.resolve()
+    if not real_folder.is_relative_to(real_root):
+        raise MlfixError(
+            path, f"its folder is a symbolic link to {real_folder}, outside {root}; {LINKS}"
+        )
+    if not real_folder.is_dir():
+        raise MlfixError(path, f"cannot write ({folder} is not a directory)")
+    folder_mode = real_folder.stat().st_mode
+    if not os.access(real_folder, os.W_OK | os.X_OK) or not folder_mode & 0o222:
+        raise MlfixError(path, f"cannot write (the folder {folder} is read-only)")
+    if info is not None and (not os.access(path, os.W_OK) or not info.st_mode & 0o222):
+        raise MlfixError(path, "cannot write (the file is read-only)")
+    if info is None:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode, owner = 0o666 & ~umask, None
+    else:
+        mode, owner = stat.S_IMODE(info.st_mode), (info.st_uid, info.st_gid)
+    return _Slot(path, encode(text), mode, owner, info is not None)
+
+
+def _stage(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".mlfix", dir=path.parent)
+    temp = Path(name)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fchmod(fd, mode)
+        if owner is not None and (os.fstat(fd).st_uid, os.fstat(fd).st_gid) != owner:
+            with contextlib.suppress(OSError):  # only root may give a file away
+                os.fchown(fd, *owner)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return temp
+
+
+def _backup(slot: _Slot) -> Path:
+    """A second name for the old file (a hard link), or a staged copy of its bytes."""
+    for attempt in range(100):
+        name = slot.path.parent / f".{slot.path.name}.{os.getpid()}.{attempt}.mlfix-old"
+        try:
+            os.link(slot.path, name)
+            return name
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+    return _stage(slot.path, slot.path.read_bytes(), slot.mode, slot.owner)
+
+
+def _roll_back(slots: list[_Slot]) -> None:
+    """Put back every file already renamed; remove every temp file and backup."""
+    for slot in reversed(slots):
+        with contextlib.suppress(OSError):
+            if slot.replaced and slot.backup is not None:
+                os.replace(slot.backup, slot.path)
+                slot.backup = None
+            elif slot.replaced:
+                slot.path.unlink()
+        for leftover in (slot.temp, slot.backup):
+            if leftover is not None:
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames durable; a folder that cannot be opened or synced is left as is."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
