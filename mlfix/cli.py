@@ -32,6 +32,7 @@ from mlfix.engine import TargetResult, run_target
 from mlfix.errors import MlfixError
 from mlfix.facts import Target
 from mlfix.patch import unified_diff, write_all, write_root
+from mlfix.redact import redact
 from mlfix.report import github, sarif
 from mlfix.report import json as json_report
 from mlfix.report import text as text_report
@@ -85,17 +86,18 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _out(text: str) -> None:
-    """Results to stdout, byte-exact (undecodable bytes survive as they came)."""
+def _out(text: str, *, redacted: bool = True) -> None:
+    """Results to stdout, byte-exact (undecodable bytes survive as they came), tokens
+    masked; `redacted=False` only for the user's own file in stdin mode."""
     if not text:
         return
     sys.stdout.flush()
-    sys.stdout.buffer.write(encode(text))
+    sys.stdout.buffer.write(encode(redact(text) if redacted else text))
     sys.stdout.buffer.flush()
 
 
 def _err(text: str) -> None:
-    typer.echo(text, err=True)
+    typer.echo(redact(text), err=True)
 
 
 def _unknown_selectors(selectors: Sequence[str]) -> list[str]:
@@ -305,7 +307,7 @@ def _step_summary(found: list[Item]) -> None:
         return
     try:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(github.summary(found, statistics(found, NAMES)))
+            handle.write(redact(github.summary(found, statistics(found, NAMES))))
     except OSError as exc:
         _err(f"warning: {path}: cannot write the step summary ({exc.strerror or exc})")
 
@@ -424,7 +426,7 @@ def _stdin(
         return 2
     if stdin_filename and excluded(dockerfile, False):
         if mode is Mode.WRITE:
-            _out(text)
+            _out(text, redacted=False)
         return 0
     target = discover.stdin_target(dockerfile, name)
     run = Run(mode)
@@ -446,7 +448,7 @@ def _stdin(
             exit_non_zero_on_fix=exit_non_zero_on_fix,
         )  # fmt: skip
     fixed = result.changes.get(target.dockerfile, (text, text))[1]
-    _out(fixed)
+    _out(fixed, redacted=False)
     others = [discover.display(p) for p in result.changes if p != target.dockerfile]
     if others:
         _err(f"warning: not written in stdin mode: {', '.join(others)}")
@@ -454,7 +456,7 @@ def _stdin(
     if not quiet:
         diagnostics = _findings_output(run, found, output_format, show_fixes=False, stats=False)
         if diagnostics:
-            sys.stderr.write(diagnostics)
+            sys.stderr.write(redact(diagnostics))
     changed = target.dockerfile in result.changes
     return 1 if found or (exit_non_zero_on_fix and changed) else 0
 

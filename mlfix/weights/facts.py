@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -38,7 +38,9 @@ from mlfix.scan import (
     scan_repo,
     scan_run_command,
 )
-from mlfix.weights import cache, includes, shell, validate
+from mlfix.weights import cache, includes, shell, tokens, validate
+from mlfix.weights.tokens import Literal as TokenLiteral
+from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (
     declared_packages,
     from_command_words,
@@ -164,6 +166,8 @@ class WeightFacts:
     offline_anchor: int | None = None  # where ENV HF_HUB_OFFLINE=1 goes; None: stage end
     commands: tuple[CliCommand, ...] = ()
     tokens: tuple[TokenDef, ...] = ()
+    literals: tuple[TokenLiteral, ...] = ()  # tokens written in the Dockerfile itself
+    logins: tuple[Login, ...] = ()
     compose: ComposeService | None = None
     compose_problem: str | None = None
     versions: Mapping[str, str] = field(default_factory=dict)
@@ -704,6 +708,8 @@ class Gatherer:
             offline_anchor=self.offline_anchor(),
             commands=tuple(self.cli_commands(versions)),
             tokens=tuple(self.tokens(scan_versions)),
+            literals=tokens.literals(model),
+            logins=tokens.logins(model, self.reads_hub(scan_versions)),
             compose=self.compose_service() if self.settings.weights == "volume" else None,
             versions=versions,
         )
@@ -794,13 +800,15 @@ class Gatherer:
                     yield CliCommand(instruction.index, command, words[0], sub, version)
 
     def tokens(self, versions: Mapping[str, str]) -> Iterable[TokenDef]:
+        """ARG/ENV that hold a token: by name, or by a literal token as the value."""
         for stage in self.model.stages:
             for instruction in stage.instructions:
                 if instruction.keyword not in ("ARG", "ENV"):
                     continue
                 pairs = _assignments(instruction)
+                literal = tokens.literal_names(instruction)
                 for name, has_value in pairs:
-                    if name.upper() not in TOKEN_NAMES:
+                    if name.upper() not in TOKEN_NAMES and name not in literal:
                         continue
                     runs, explicit, logins = self._token_runs(stage, instruction, name, versions)
                     yield TokenDef(
@@ -813,6 +821,17 @@ class Gatherer:
                         explicit,
                         logins,
                     )
+
+    def reads_hub(self, versions: Mapping[str, str]) -> Callable[[Instruction], bool]:
+        """Whether a RUN downloads from the hub (so it needs the token a login gave)."""
+
+        def reads(instruction: Instruction) -> bool:
+            stage = self.model.stages[instruction.stage]
+            env = stage_env(self.model, stage, instruction)
+            facts = self.run_facts(instruction, env, versions)
+            return bool(facts.downloads or facts.refs or facts.scripts or facts.modules)
+
+        return reads
 
     def _token_runs(
         self, stage: Stage, definition: Instruction, name: str, versions: Mapping[str, str]
