@@ -73,6 +73,7 @@ a huggingface_hub too old to have a download command.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from mlfix.dockerfile import edit
 from mlfix.dockerfile.model import DockerfileModel, Stage
@@ -232,6 +233,9 @@ def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts) -> Fix:
             base, platform = _base(model, stage)
             add(stage.from_instruction.lead_start, render.weights_stage(base, platform, weights))
         else:
+            # Downloads added to the project's own weights stage land in its cache: name
+            # the one the app reads when it differs, or they are baked where none looks.
+            weights = replace(weights, hub_dir=weights.weights_stage_hub or weights.hub_dir)
             last = model.stages[weights.weights_stage].instructions[-1]
             body = model.text[last.start : last.end]
             if last.keyword == "RUN" and " download " in body and body.endswith("\n"):

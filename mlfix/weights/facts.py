@@ -159,6 +159,7 @@ class WeightFacts:
     cli: str | None = "hf"
     greedy_flags: bool = False  # hub < 1.0: `--include a b`; 1.x: one value per flag
     weights_stage: int | None = None
+    weights_stage_hub: str | None = None  # where an existing weights stage's downloads land
     weights_copies: tuple[str, ...] = ()  # sources of existing COPY --from=weights
     runtime_user: str = "root"
     chown: str | None = None
@@ -636,7 +637,10 @@ class Gatherer:
         baked, missing_refs, misplaced = _match(hub_refs, bakes, lambda r: runtime(r, False))
         set_hf_home = False
         default_home = cache.hub_cache({}, final.user, final.workdir)
-        if not project_cache and any(runtime(r, False) == default_home for r in missing_refs):
+        # A project that already bakes into the default cache and copies it keeps it.
+        relies = any(runtime(r, False) == default_home for r, _bake in baked)
+        missed = any(runtime(r, False) == default_home for r in missing_refs)
+        if not project_cache and missed and not relies:
             set_hf_home = True
             bakes, unresolved_downloads = self.bakes(scan_versions, hf_home)
             baked, missing_refs, misplaced = _match(hub_refs, bakes, lambda r: runtime(r, True))
@@ -662,7 +666,13 @@ class Gatherer:
             if i.keyword == "COPY" and (i.flag("from") or "").lower() == WEIGHTS_STAGE
             for w in [expand(x, i.env) for x in i.words()][:-1]
         )
-        copy_dirs = tuple(sorted({d.cache_dir for d in missing} - set(existing_copies)))
+        copy_dirs = tuple(
+            sorted(
+                d
+                for d in {d.cache_dir for d in missing}
+                if not any(cache.is_under(d, c) for c in existing_copies)
+            )
+        )
 
         warnings = list(self._warnings({d.cache_dir for d in missing}, env))
         unresolved = tuple(r for r in refs if r.kind is RefKind.UNRESOLVED)
@@ -701,6 +711,7 @@ class Gatherer:
             cli=cli,
             greedy_flags=greedy,
             weights_stage=weights_stage.index if weights_stage is not None else None,
+            weights_stage_hub=self.stage_hub(weights_stage),
             weights_copies=existing_copies,
             runtime_user=runtime_user,
             chown=self.chown(runtime_user, anchor),
@@ -751,6 +762,14 @@ class Gatherer:
             if instruction.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
                 return instruction.index
         return None
+
+    def stage_hub(self, stage: Stage | None) -> str | None:
+        """The hub cache a download added at the end of `stage` writes to."""
+        if stage is None:
+            return None
+        env = {k: v for k, v in stage_env(self.model, stage).items() if v}
+        state = final_state(self.model, stage, self.states)
+        return cache.hub_cache(env, state.user, state.workdir)
 
     def offline_anchor(self) -> int | None:
         for instruction in self.app.instructions:
