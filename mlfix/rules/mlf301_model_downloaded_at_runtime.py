@@ -235,15 +235,15 @@ def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts) -> Fix:
         else:
             # Downloads added to the project's own weights stage land in its cache: name
             # the one the app reads when it differs, or they are baked where none looks.
-            weights = replace(weights, hub_dir=weights.weights_stage_hub or weights.hub_dir)
+            there = replace(weights, hub_dir=weights.weights_stage_hub or weights.hub_dir)
             last = model.stages[weights.weights_stage].instructions[-1]
             body = model.text[last.start : last.end]
             if last.keyword == "RUN" and " download " in body and body.endswith("\n"):
                 # One RUN of downloads (hadolint DL3059): the new ones chain onto it.
                 at = last.end - (2 if body.endswith("\r\n") else 1)
-                add(at, render.chained(weights.missing, weights))
+                add(at, render.chained(weights.missing, there))
             else:
-                add(last.end, render.download_run(weights.missing, weights))
+                add(last.end, render.download_run(weights.missing, there))
     if weights.set_hf_home:
         add(stage.from_instruction.end, f"ENV HF_HOME={render.path(weights.cache_var[1])}\n")
     end = stage.instructions[-1].end
