@@ -13,6 +13,7 @@ unsafe-fixes = false
 exclude = ["legacy/", "*.j2.Dockerfile"]   # gitignore-style, relative to this file
 weights = "bake"            # "bake" model weights into the image, or mount a "volume"
 hf-home = "/opt/hf"         # HF_HOME inside the image for baked weights
+weights-base = "python:3.11-slim"   # the image the `weights` stage starts from
 ```
 
 In `mlfix.toml` the same keys stand at the top level.
@@ -20,6 +21,7 @@ In `mlfix.toml` the same keys stand at the top level.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +37,12 @@ else:  # pragma: no cover
 
 WEIGHTS = ("bake", "volume")
 CONFIG_NAMES = (".mlfix.toml", "mlfix.toml", "pyproject.toml")
-KEYS = ("select", "ignore", "unsafe-fixes", "exclude", "weights", "hf-home")
+KEYS = ("select", "ignore", "unsafe-fixes", "exclude", "weights", "hf-home", "weights-base")
+# The weights stage only runs pip and `hf download`: a small Python image of its own, pinned
+# to a minor version, since the app's base may have no pip (CUDA runtime, busybox, node).
+DEFAULT_WEIGHTS_BASE = "python:3.11-slim"
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", re.ASCII)
+_PATH = re.compile(r"/[A-Za-z0-9_.@+/-]*", re.ASCII)  # written bare into ENV and COPY
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class Settings:
     unsafe_fixes: bool = False
     weights: str = "bake"  # how model weights reach the image: "bake" or "volume"
     hf_home: str | None = None  # HF_HOME inside the image; None: the rule's default
+    weights_base: str = DEFAULT_WEIGHTS_BASE  # the image the weights stage starts from
 
     def enabled(self, code: str) -> bool:
         selected = not self.select or any(_matches(code, prefix) for prefix in self.select)
@@ -66,6 +74,7 @@ class Config:
     exclude: tuple[str, ...] = ()
     weights: str | None = None
     hf_home: str | None = None
+    weights_base: str | None = None
 
     @property
     def root(self) -> Path:
@@ -94,6 +103,7 @@ class Overrides:
             unsafe_fixes=bool(unsafe),
             weights=self.weights or config.weights or "bake",
             hf_home=self.hf_home or config.hf_home,
+            weights_base=config.weights_base or DEFAULT_WEIGHTS_BASE,
         )
 
 
@@ -133,9 +143,15 @@ def parse(path: Path, table: dict[str, Any]) -> Config:
         config = replace(config, weights=table["weights"])
     if "hf-home" in table:
         value = table["hf-home"]
-        if not isinstance(value, str) or not value.startswith("/"):
-            raise MlfixError(path, "`hf-home` must be an absolute path inside the image")
+        if not isinstance(value, str) or not _PATH.fullmatch(value) or "/../" in f"{value}/":
+            why = "`hf-home` must be an absolute path inside the image (letters, digits, _.@+-/)"
+            raise MlfixError(path, why)
         config = replace(config, hf_home=value)
+    if "weights-base" in table:
+        value = table["weights-base"]
+        if not isinstance(value, str) or not _IMAGE.fullmatch(value):
+            raise MlfixError(path, "`weights-base` must be an image reference (`python:3.11-slim`)")
+        config = replace(config, weights_base=value)
     return config
 
 

@@ -87,6 +87,7 @@ def test_command_line_overrides() -> None:
         ("[tool.mlfix]\nselec = []\n", "unknown mlfix setting `selec`"),
         ('[tool.mlfix]\nweights = "download"\n', "`weights` must be one of"),
         ('[tool.mlfix]\nhf-home = "relative/path"\n', "`hf-home` must be an absolute path"),
+        ('[tool.mlfix]\nhf-home = "/opt/$(id)"\n', "`hf-home` must be an absolute path"),
         ("[tool.mlfix]\nunsafe-fixes = 1\n", "`unsafe-fixes` must be true or false"),
         ("[tool.mlfix]\nselect = [1]\n", "`select` must be a list of strings"),
         ("[tool.mlfix\n", "invalid TOML"),
@@ -173,3 +174,24 @@ def test_explicit_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert run(root, monkeypatch, "--config", str(elsewhere))[0] == 1
     with pytest.raises(MlfixError):
         load(tmp_path / "missing.toml")
+
+
+def test_weights_base_setting_names_the_weights_stage_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tree(tmp_path, {"p": FIXTURES / "MLF301" / "fires-base-without-pip" / "input"}) / "p"
+    (root / "mlfix.toml").write_text('weights-base = "python:3.12-slim"\n')
+    code, out, err = run(root, monkeypatch, "--diff", "--unsafe-fixes", "--select", "MLF301", ".")
+    assert code == 1, err
+    assert "+FROM python:3.12-slim AS weights" in out
+    assert "FROM nvidia/cuda" not in out.split("AS weights")[0]
+    assert Settings().weights_base == "python:3.11-slim"
+
+
+def test_weights_base_must_be_an_image_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tree(tmp_path, {"p": FIRES}) / "p"
+    (root / "mlfix.toml").write_text('weights-base = "python:3.12-slim\\nRUN id"\n')
+    code, _out, err = run(root, monkeypatch, "--write", ".")
+    assert code == 2 and "`weights-base` must be an image reference" in err, err

@@ -51,7 +51,11 @@ from the hub in ways mlfix does not follow (`datasets`, `evaluate`). With
 `weights = "volume"` the compose service mounts the host's cache instead.
 
 The weights go to the stage that runs the app: the last one, or the stage a compose
-service builds (`build: {target: app}`), since `docker build --target` stops there.
+service builds (`build: {target: app}`), since `docker build --target` stops there. The
+`weights` stage starts from a small Python image of its own (setting `weights-base`,
+default `python:3.11-slim`), never from the app's base: a CUDA runtime, busybox or node
+image has no `pip` to install the hub CLI with. A project's own `weights` stage is kept,
+and new downloads join it.
 
 When the Dockerfile passes a Hugging Face token (see MLF303), the downloads read it from
 the BuildKit secret `hf_token`, so gated and private repos can be baked.
@@ -109,7 +113,7 @@ def check(facts: Facts) -> Iterator[Finding]:
     if facts.settings.weights == "volume":
         yield from _volume(facts, weights, where)
         return
-    fix = _fix(model, stage, weights)
+    fix = _fix(model, stage, weights, facts.settings.weights_base)
     if not weights.missing:
         yield Finding(
             CODE,
@@ -193,36 +197,13 @@ def _never_offline(facts: Facts, ref: ModelRef, where: Location) -> Finding:
     )
 
 
-def _base(model: DockerfileModel, stage: Stage) -> tuple[str, str | None]:
-    """The image the app stage starts from, through stage names, and its --platform."""
-    current: Stage | None = stage
-    platform = stage.from_instruction.flag("platform")
-    seen = 0
-    while current is not None and seen < len(model.stages):
-        seen += 1
-        base = current.base
-        parent = next(
-            (
-                s
-                for s in model.stages
-                if s.index < current.index and s.name and s.name.lower() == base.lower()
-            ),
-            None,
-        )
-        if parent is None:
-            return base, platform
-        current = parent
-        platform = platform or parent.from_instruction.flag("platform")
-    return stage.base, platform
-
-
 def _insert(model: DockerfileModel, at: int, text: str) -> Edit:
     if at == len(model.text) and model.text and not model.text.endswith("\n"):
         text = "\n" + text
     return Edit.insert(model.path, at, with_newline(text, model.newline))
 
 
-def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts) -> Fix:
+def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts, base: str) -> Fix:
     inserts: dict[int, list[str]] = {}
 
     def add(at: int, text: str) -> None:
@@ -230,8 +211,8 @@ def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts) -> Fix:
 
     if weights.missing:
         if weights.weights_stage is None:
-            base, platform = _base(model, stage)
-            add(stage.from_instruction.lead_start, render.weights_stage(base, platform, weights))
+            # Its own Python base, on the build's platform: it only downloads files.
+            add(stage.from_instruction.lead_start, render.weights_stage(base, None, weights))
         else:
             # Downloads added to the project's own weights stage land in its cache: name
             # the one the app reads when it differs, or they are baked where none looks.
