@@ -4,6 +4,10 @@ The property: for arbitrary strings in every field of a download, either
 `validate.download_problem` rejects it, or the `RUN` line MLF301 writes, read by BuildKit's
 parser and run by `sh -c` with a stub `hf` first on PATH, runs exactly one `hf` process
 with exactly those arguments, and nothing else.
+
+Each property runs 300 examples (a few seconds); the longer run,
+`MLFIX_HYPOTHESIS_EXAMPLES=3000 pytest tests/test_injection.py`, passed in about two CPU
+minutes (nine wall-clock minutes on a busy two-core machine).
 """
 
 from __future__ import annotations
