@@ -4,7 +4,8 @@ A target's files are written together or not at all. Every destination is checke
 anything is touched (a link, a directory reached through a link out of the repository, a
 special or hard-linked file, a read-only file or folder: refused), every new text is staged
 as a temp file beside its destination and synced, and only then are they renamed into
-place; if a rename fails, the ones already done are put back from their backups. So an
+place; if a rename fails, the ones already done are put back from staged copies of their
+old bytes. So an
 `error:` line always means the target's files are as they were.
 """
 
@@ -175,16 +176,11 @@ def _stage(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) ->
 
 
 def _backup(slot: _Slot) -> Path:
-    """A second name for the old file (a hard link), or a staged copy of its bytes."""
-    for attempt in range(100):
-        name = slot.path.parent / f".{slot.path.name}.{os.getpid()}.{attempt}.mlfix-old"
-        try:
-            os.link(slot.path, name)
-            return name
-        except FileExistsError:
-            continue
-        except OSError:
-            break
+    """A staged copy of the old bytes, to put back if a later rename fails.
+
+    A copy rather than a second hard link: a concurrent run would see the file with two
+    links and refuse it.
+    """
     return _stage(slot.path, slot.path.read_bytes(), slot.mode, slot.owner)
 
 

@@ -166,7 +166,7 @@ def test_disk_full_while_staging_writes_nothing(
         return real_write(fd, data)
 
     monkeypatch.setattr(patch.os, "write", write)
-    with pytest.raises(MlfixError, match=r"\.dockerignore: cannot write \(no space left on the"):
+    with pytest.raises(MlfixError, match=r"cannot write \(no space left on the device\); nothing"):
         patch.write_all(_changes(project), project)
     assert snapshot(project) == before
 
