@@ -179,3 +179,20 @@ def test_unsafe_lines_wait_for_unsafe_fixes(tmp_path: Path) -> None:
     _old, block = appended(run(tmp_path, unsafe=True), tmp_path / ".dockerignore")
     assert lines(block) == ["**/*.safetensors"]
     assert "with --unsafe-fixes" in block
+
+
+def test_a_junk_name_with_a_line_break_is_kept_and_said(tmp_path: Path) -> None:
+    """A venv in a folder named `ve\\n!requirements.txt` cannot be named by a line: written,
+    it would add a `!` line of its own, and the fixes would never settle."""
+    weird = tmp_path / "ve\n!requirements.txt"
+    weird.mkdir()
+    (weird / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (tmp_path / "venv2").mkdir()
+    (tmp_path / "venv2" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY . /app\n")
+    (tmp_path / ".dockerignore").write_text("**/__pycache__\n")
+    result = run(tmp_path)
+    (finding,) = result.findings
+    assert any("holds a control character" in note for note in finding.notes)
+    _old, added = appended(result, tmp_path / ".dockerignore")
+    assert lines(added) == ["venv2"]

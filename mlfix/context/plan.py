@@ -209,6 +209,12 @@ def literal(path: str) -> str:
 # -- what stays ---------------------------------------------------------------------------
 
 
+def nameable(path: str) -> bool:
+    """Whether a `.dockerignore` line can name the path: lines end at a line break, and
+    Docker trims the white space around them."""
+    return path == path.strip() and not any(ord(ch) < 32 or ch == "\x7f" for ch in path)
+
+
 def _inside(path: str, directory: str) -> bool:
     return directory == "." or path.startswith(directory + "/")
 
@@ -267,6 +273,15 @@ def propose(facts: IgnoreFacts, dockerfile_name: str = "Dockerfile") -> Proposal
     kept_dirs: dict[str, str] = {}  # junk directories that stay whole -> why
     for junk in tree.junk:
         if not (junk.sent_files or junk.sent_bytes):
+            continue
+        if not nameable(junk.path):
+            kept.append(
+                Kept(
+                    junk,
+                    "its name holds a control character (a line break, say), "
+                    "which no .dockerignore line can name",
+                )
+            )
             continue
         reason = None
         if ignore is not None:
