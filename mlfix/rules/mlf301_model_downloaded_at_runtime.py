@@ -61,8 +61,8 @@ When the Dockerfile passes a Hugging Face token (see MLF303), the downloads read
 the BuildKit secret `hf_token`, so gated and private repos can be baked.
 
 Loaders that reach the network even with the files cached (llama-cpp's
-`Llama.from_pretrained`, `pipeline(model=...)` without a task) get a finding of their own,
-naming the offline-safe call.
+`Llama.from_pretrained`, `pipeline(model=...)` without a task) are MLF305's: MLF301 still
+bakes their files, and leaves `HF_HUB_OFFLINE` unset while they are in the code.
 
 ## Fix safety
 Unsafe: the fix changes what the image holds and how the app behaves. The build now
@@ -93,11 +93,6 @@ CODE = "MLF301"
 NAME = "model-downloaded-at-runtime"
 SUMMARY = "A model the code loads is downloaded when the container starts"
 
-OFFLINE_SAFE = {
-    "llama-cpp": "Llama(model_path=hf_hub_download(repo_id, filename))",
-    "transformers": "pipeline(<task>, model=...)",
-}
-
 
 def check(facts: Facts) -> Iterator[Finding]:
     weights: WeightFacts | None = facts.extra.get("weights")
@@ -106,8 +101,6 @@ def check(facts: Facts) -> Iterator[Finding]:
     model = facts.dockerfile
     stage = model.stages[weights.app_stage]
     where = Location(model.path, stage.from_instruction.first_line)
-    for ref in weights.never_offline:
-        yield _never_offline(facts, ref, where)
     if not weights.missing and not weights.set_hf_home:
         return
     if facts.settings.weights == "volume":
@@ -183,18 +176,6 @@ def _offline_note(weights: WeightFacts) -> tuple[str, ...]:
     if weights.offline_blockers:
         return (f"HF_HUB_OFFLINE stays unset: {weights.offline_blockers[0]}",)
     return ()
-
-
-def _never_offline(facts: Facts, ref: ModelRef, where: Location) -> Finding:
-    call = OFFLINE_SAFE.get(ref.library, "a loader given the cached files")
-    return Finding(
-        CODE,
-        f"{ref.loader} at {_display(facts, ref)} reaches the hub at every start, even with the"
-        f" files baked; use {call} to run offline",
-        where,
-        None,
-        notes=ref.notes,
-    )
 
 
 def _insert(model: DockerfileModel, at: int, text: str) -> Edit:
@@ -287,3 +268,7 @@ def _volume(facts: Facts, weights: WeightFacts, where: Location) -> Iterator[Fin
             "bake it in at build time", "mount it from the host"
         )
         yield Finding(CODE, message, where, fix, notes=notes)
+
+
+# MLF305 bakes the file its rewrite downloads with the same plan.
+bake_fix = _fix

@@ -38,7 +38,7 @@ from mlfix.scan import (
     scan_repo,
     scan_run_command,
 )
-from mlfix.weights import cache, includes, shell, tokens, validate
+from mlfix.weights import cache, cards, includes, shell, tokens, validate
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (
@@ -48,7 +48,7 @@ from mlfix.weights.versions import (
     version_tuple,
 )
 
-CODES = ("MLF301", "MLF302", "MLF303", "MLF304")
+CODES = ("MLF301", "MLF302", "MLF303", "MLF304", "MLF305")
 # Libraries that download from the hub through calls the scan does not follow.
 HUB_LIBRARIES_NOT_FOLLOWED = (("datasets", "load_dataset"), ("evaluate", "evaluate.load"))
 DEFAULT_HF_HOME = "/opt/hf"
@@ -146,6 +146,8 @@ class WeightFacts:
     rejected: tuple[tuple[ModelRef, str], ...] = ()  # names no build line may carry, and why
     unresolved_downloads: tuple[tuple[int, HubDownload], ...] = ()
     never_offline: tuple[ModelRef, ...] = ()
+    # MLF305: repo -> (pipeline_tag, card) for pipelines without a task, from a card in the context
+    pipeline_tags: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     cache_var: tuple[str, str] = ("HF_HOME", DEFAULT_HF_HOME)  # what the weights stage sets
     hub_dir: str = DEFAULT_HF_HOME + "/hub"  # the hub cache that cache_var gives
     set_hf_home: bool = False  # the app stage gets `ENV HF_HOME=...` too
@@ -680,6 +682,9 @@ class Gatherer:
             if ref.path.is_file():
                 self.documents.text(ref.path)  # so reports can show the line
         never_offline = tuple(r for r in hub_refs if not r.offline_safe)
+        for ref in never_offline:
+            if ref.path.is_file():
+                self.documents.text(ref.path)  # MLF305 rewrites the call
         blockers = _offline_blockers(refs, unresolved_downloads, self.root)
         blockers += self.hub_libraries_not_followed()
         blockers += [f"{ref.repo_id!a} is not usable in a build line" for ref, _ in rejected]
@@ -698,6 +703,7 @@ class Gatherer:
             rejected=tuple(rejected),
             unresolved_downloads=tuple(unresolved_downloads),
             never_offline=never_offline,
+            pipeline_tags=self.pipeline_tags(never_offline),
             cache_var=cache_var,
             hub_dir=hub_dir,
             set_hf_home=set_hf_home,
@@ -724,6 +730,14 @@ class Gatherer:
             compose=self.compose_service() if self.settings.weights == "volume" else None,
             versions=versions,
         )
+
+    def pipeline_tags(self, refs: Iterable[ModelRef]) -> dict[str, tuple[str, str]]:
+        repos = sorted({r.repo_id for r in refs if r.library == "transformers" and r.repo_id})
+        key = repr(("cards", repos))
+        if key not in self.cache:
+            self.cache[key] = cards.pipeline_tags(self.root, repos)
+        found: dict[str, tuple[str, str]] = self.cache[key]
+        return found
 
     def _warnings(self, dirs: Iterable[str], env: Mapping[str, str]) -> Iterable[tuple[str, str]]:
         volumes: list[str] = []
