@@ -153,7 +153,8 @@ def _notes(facts: Facts, weights: WeightFacts, download: Download) -> tuple[str,
         notes.append(f"bakes only what the loader reads: {' '.join(download.include)}")
     else:
         notes.append("the code reads the whole repo, so the whole repo is baked")
-    notes.append(f"into the hub cache {download.cache_dir}")
+    fastembed = any(r.library == "fastembed" for r in download.refs)
+    notes.append(f"into {'fastembed' if fastembed else 'the hub'} cache {download.cache_dir}")
     for ref, _bake, why in weights.misplaced:
         if ref in download.refs:
             notes.append(f"already downloaded at build time, but {why}")
@@ -208,6 +209,8 @@ def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts, base: str) 
                 add(last.end, render.download_run(weights.missing, there))
     if weights.set_hf_home:
         add(stage.from_instruction.end, f"ENV HF_HOME={render.path(weights.cache_var[1])}\n")
+    for name, value in weights.app_env if weights.missing else ():
+        add(stage.from_instruction.end, f"ENV {name}={render.path(value)}\n")
     end = stage.instructions[-1].end
     if weights.copy_dirs:
         at = model.instructions[weights.anchor].lead_start if weights.anchor is not None else end

@@ -38,7 +38,7 @@ from mlfix.scan import (
     scan_repo,
     scan_run_command,
 )
-from mlfix.weights import cache, cards, includes, shell, tokens, validate
+from mlfix.weights import cache, cards, fastembed, includes, shell, tokens, validate
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (
@@ -151,6 +151,7 @@ class WeightFacts:
     cache_var: tuple[str, str] = ("HF_HOME", DEFAULT_HF_HOME)  # what the weights stage sets
     hub_dir: str = DEFAULT_HF_HOME + "/hub"  # the hub cache that cache_var gives
     set_hf_home: bool = False  # the app stage gets `ENV HF_HOME=...` too
+    app_env: tuple[tuple[str, str], ...] = ()  # more ENV the app stage gets (FASTEMBED_CACHE_PATH)
     copy_dirs: tuple[str, ...] = ()  # hub caches to COPY --from the weights stage
     warnings: tuple[tuple[str, str], ...] = ()  # (hub cache dir, why it may not survive)
     offline: bool = False  # HF_HUB_OFFLINE=1 may be set once the fix is applied
@@ -647,10 +648,11 @@ class Gatherer:
             bakes, unresolved_downloads = self.bakes(scan_versions, hf_home)
             baked, missing_refs, misplaced = _match(hub_refs, bakes, lambda r: runtime(r, True))
 
+        app_env = fastembed.app_env(env, missing_refs)
         groups: dict[tuple[str, str, str | None, str], list[ModelRef]] = {}
         for ref in missing_refs:
             assert ref.repo_id is not None
-            where = runtime(ref, set_hf_home)
+            where = (app_env and fastembed.baked_dir(env, ref)) or runtime(ref, set_hf_home)
             groups.setdefault((ref.repo_type, ref.repo_id, ref.revision, where), []).append(ref)
         missing_list: list[Download] = []
         for download in (_download(key, group) for key, group in groups.items()):
@@ -707,6 +709,7 @@ class Gatherer:
             cache_var=cache_var,
             hub_dir=hub_dir,
             set_hf_home=set_hf_home,
+            app_env=app_env,
             copy_dirs=copy_dirs,
             warnings=tuple(warnings),
             offline=bool(hub_refs) and not blockers,
