@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,15 @@ def _project(tmp_path: Path, env: str = "") -> Path:
 
 
 def _fix(root: Path, monkeypatch: pytest.MonkeyPatch, cache_dir: str | None = None) -> str:
-    refs = (_ref(root, cache_dir),)
-    monkeypatch.setattr(Gatherer, "scan", lambda self, env, versions: refs)
+    def scan(self: Gatherer, env: dict[str, str], versions: object) -> tuple[ModelRef, ...]:
+        # As the scan does: a FASTEMBED_CACHE_PATH in the image's ENV is the cache the call
+        # gets when it passes no cache_dir= (only a filled-in default gives way to it).
+        ref = _ref(root, cache_dir)
+        if "FASTEMBED_CACHE_PATH" in env and cache_dir in (None, fastembed.SCAN_DEFAULT):
+            ref = replace(ref, cache_dir=env["FASTEMBED_CACHE_PATH"], env_vars=(fastembed.ENV_VAR,))
+        return (ref,)
+
+    monkeypatch.setattr(Gatherer, "scan", scan)
     target = Target(root / "Dockerfile", root, "Dockerfile")
     settings = Settings(select=("MLF301",), unsafe_fixes=True)
     result = run_target(target, settings, fix=True)
@@ -83,10 +91,11 @@ def _download_line(dockerfile: str) -> list[str]:
     return shlex.split("hf download " + run.replace("\\\n", " "))
 
 
+@pytest.mark.parametrize("scan_default", [None, "/tmp/fastembed_cache"])
 def test_default_temp_cache_is_baked_to_a_fixed_dir_the_image_names(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan_default: str | None
 ) -> None:
-    new = _fix(_project(tmp_path), monkeypatch)
+    new = _fix(_project(tmp_path), monkeypatch, cache_dir=scan_default)
     words = _download_line(new)
     assert words[:3] == ["hf", "download", REPO]
     assert words[words.index("--cache-dir") + 1] == "/opt/fastembed"
@@ -129,8 +138,13 @@ def test_cache_directory_follows_define_cache_dir() -> None:
     env = {"FASTEMBED_CACHE_PATH": "cache", "HF_HOME": "/hf"}
     assert hub_cache(env, user, workdir, library="fastembed") == "/app/cache"
     assert hub_cache(env, user, workdir, library="fastembed", cache_dir="~/fe") == "/root/fe"
-    assert fastembed.uses_default({"TMPDIR": "/x"}, None)
-    assert not fastembed.uses_default({"FASTEMBED_CACHE_PATH": "/x"}, None)
+    ref = _ref(Path("/p"))
+    assert fastembed.uses_default({"TMPDIR": "/x"}, ref)
+    assert not fastembed.uses_default({"FASTEMBED_CACHE_PATH": "/x"}, ref)
+    # The scan may fill in the Linux default itself; one from the variable is the project's.
+    assert fastembed.uses_default({}, replace(ref, cache_dir="/tmp/fastembed_cache"))
+    from_env = replace(ref, cache_dir="/tmp/fastembed_cache", env_vars=("FASTEMBED_CACHE_PATH",))
+    assert not fastembed.uses_default({}, from_env)
     # model_management.py download_files_from_huggingface: snapshot_download(...,
     # cache_dir=<fastembed cache>) keeps the repo in huggingface_hub's own folder name.
     from huggingface_hub.file_download import repo_folder_name

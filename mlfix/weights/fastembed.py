@@ -35,6 +35,7 @@ ENV_VAR = "FASTEMBED_CACHE_PATH"
 DEFAULT_FOLDER = "fastembed_cache"
 TEMP_VARS = ("TMPDIR", "TEMP", "TMP")  # tempfile._candidate_tempdir_list, in its order
 BAKED_CACHE = "/opt/fastembed"
+SCAN_DEFAULT = posixpath.join("/tmp", DEFAULT_FOLDER)
 # ModelManagement.download_files_from_huggingface, `allow_patterns` before the model's files.
 ALWAYS = (
     "config.json",
@@ -64,9 +65,17 @@ def temp_dir(env: Mapping[str, str]) -> str:
     return "/tmp"
 
 
-def uses_default(env: Mapping[str, str], cache_dir: str | None) -> bool:
-    """Whether fastembed falls back to `<tempdir>/fastembed_cache` for this loader."""
-    return not cache_dir and _set(env, ENV_VAR) is None
+def uses_default(env: Mapping[str, str], ref: ModelRef) -> bool:
+    """Whether fastembed falls back to `<tempdir>/fastembed_cache` for this loader.
+
+    A ref whose `cache_dir` is None names no directory. The scan may also fill in the
+    default itself (`/tmp/fastembed_cache`, what `tempfile.gettempdir()` gives in a Linux
+    image) when neither `cache_dir=` nor FASTEMBED_CACHE_PATH reached the call: that counts
+    as the default too, unless the value came from the variable.
+    """
+    if _set(env, ENV_VAR) is not None or ENV_VAR in ref.env_vars:
+        return False
+    return not ref.cache_dir or ref.cache_dir == SCAN_DEFAULT
 
 
 def cache_dir(env: Mapping[str, str], argument: str | None) -> str:
@@ -79,13 +88,13 @@ def cache_dir(env: Mapping[str, str], argument: str | None) -> str:
 def app_env(env: Mapping[str, str], missing: Iterable[ModelRef]) -> tuple[tuple[str, str], ...]:
     """The ENV the app stage needs so fastembed reads the baked cache: set only when a model
     to bake would otherwise land in the temp-dir default."""
-    if any(r.library == LIBRARY and uses_default(env, r.cache_dir) for r in missing):
+    if any(r.library == LIBRARY and uses_default(env, r) for r in missing):
         return ((ENV_VAR, BAKED_CACHE),)
     return ()
 
 
 def baked_dir(env: Mapping[str, str], ref: ModelRef) -> str | None:
     """`BAKED_CACHE` for a fastembed model that would land in the temp-dir default."""
-    if ref.library == LIBRARY and uses_default(env, ref.cache_dir):
+    if ref.library == LIBRARY and uses_default(env, ref):
         return BAKED_CACHE
     return None
