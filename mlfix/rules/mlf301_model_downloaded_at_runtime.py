@@ -1,8 +1,11 @@
 """## What it does
 Finds models the code loads from the Hugging Face Hub (`from_pretrained`,
 `SentenceTransformer`, `pipeline`, `hf_hub_download`, `snapshot_download`, diffusers,
-timm/open_clip `hf-hub:` names, peft adapters, faster-whisper sizes) that the image does
-not already contain, so every new container downloads them when it starts.
+timm/open_clip `hf-hub:` names, peft adapters, faster-whisper sizes, fastembed models) that
+the image does not already contain, so every new container downloads them when it starts.
+The same for an `hf download` / `huggingface-cli download` or a `python -c` download in the
+start command or a shell script it runs (`CMD ["./start.sh"]`, `ENTRYPOINT ["bash",
+"entrypoint.sh"]`): the script is found through WORKDIR and the COPY that put it there.
 
 ## Why is this bad?
 A container that downloads its weights at start needs minutes and the network before it
@@ -45,7 +48,12 @@ loader reads are downloaded (a tokenizer's files, safetensors weights rather tha
 format the repo carries). A pinned `revision=` is downloaded at that revision, so the
 offline lookup of the same revision finds it. When the project already names a cache
 (`HF_HOME`, `HF_HUB_CACHE`, `SENTENCE_TRANSFORMERS_HOME`, `TRANSFORMERS_CACHE`,
-`cache_dir=`), the weights go there. `HF_HUB_OFFLINE=1` is set only when every model the
+`cache_dir=`), the weights go there; a loader's `local_dir=` (or `--local-dir`) gets them
+in that folder. fastembed keeps its own cache (`cache_dir=`, `FASTEMBED_CACHE_PATH`, else the
+temp dir, which runtimes often mount empty): its models are baked there, the temp-dir
+default as `/opt/fastembed` with `FASTEMBED_CACHE_PATH` set. A start script is left as it
+is: with the files baked, its download finds them (and keeps them when the hub cannot be
+reached). `HF_HUB_OFFLINE=1` is set only when every model the
 code loads was resolved and is baked, and the project installs no library that downloads
 from the hub in ways mlfix does not follow (`datasets`, `evaluate`). With
 `weights = "volume"` the compose service mounts the host's cache instead.
@@ -154,7 +162,10 @@ def _notes(facts: Facts, weights: WeightFacts, download: Download) -> tuple[str,
     else:
         notes.append("the code reads the whole repo, so the whole repo is baked")
     fastembed = any(r.library == "fastembed" for r in download.refs)
-    notes.append(f"into {'fastembed' if fastembed else 'the hub'} cache {download.cache_dir}")
+    if download.local:
+        notes.append(f"into --local-dir {download.cache_dir}, the folder the loader reads")
+    else:
+        notes.append(f"into {'fastembed' if fastembed else 'the hub'} cache {download.cache_dir}")
     for ref, _bake, why in weights.misplaced:
         if ref in download.refs:
             notes.append(f"already downloaded at build time, but {why}")

@@ -38,7 +38,7 @@ from mlfix.scan import (
     scan_repo,
     scan_run_command,
 )
-from mlfix.weights import cache, cards, fastembed, includes, shell, tokens, validate
+from mlfix.weights import cache, cards, fastembed, includes, shell, startup, tokens, validate
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (
@@ -100,6 +100,7 @@ class Download:
     include: tuple[str, ...] | None
     filenames: tuple[str, ...]
     refs: tuple[ModelRef, ...]
+    local: bool = False  # cache_dir is the loaders' --local-dir, not a hub cache
 
 
 @dataclass(frozen=True)
@@ -590,6 +591,7 @@ class Gatherer:
         env = stage_env(model, self.app)
         final = final_state(model, self.app, self.states)
         refs = self.scan({k: v for k, v in env.items() if v}, scan_versions)
+        refs = (*refs, *self.start_refs({k: v for k, v in env.items() if v}, scan_versions))
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
         rejected = [(r, why) for r in hub_refs if (why := validate.ref_problem(r))]
         hub_refs = [r for r in hub_refs if all(r is not bad for bad, _ in rejected)]
@@ -629,6 +631,8 @@ class Gatherer:
         )
 
         def runtime(ref: ModelRef, with_home: bool) -> str:
+            if ref.local_dir:  # the loader reads that folder, not a cache
+                return cache.absolute(ref.local_dir, final.workdir, final.user, env)
             scope = dict(env)
             if with_home and not project_cache:
                 scope["HF_HOME"] = hf_home
@@ -656,6 +660,8 @@ class Gatherer:
             groups.setdefault((ref.repo_type, ref.repo_id, ref.revision, where), []).append(ref)
         missing_list: list[Download] = []
         for download in (_download(key, group) for key, group in groups.items()):
+            if any(r.local_dir for r in download.refs):
+                download = replace(download, local=True)
             why = home_problem or validate.download_problem(download)
             if why is None:
                 missing_list.append(download)
@@ -733,6 +739,34 @@ class Gatherer:
             compose=self.compose_service() if self.settings.weights == "volume" else None,
             versions=versions,
         )
+
+    def start_refs(
+        self, env: Mapping[str, str], versions: Mapping[str, str]
+    ) -> tuple[ModelRef, ...]:
+        """Downloads of the start command and the scripts it runs (`startup`)."""
+        found = startup.start_command(self.app, lambda s: _parent_stage(self.model, s))
+        if found is None:
+            return ()
+        instruction, argv = found
+        final = final_state(self.model, self.app, self.states)
+
+        def where(image_path: str) -> str | None:
+            stage: Stage | None = self.app
+            while stage is not None:
+                end = replace(stage.instructions[-1], index=stage.instructions[-1].index + 1)
+                rel = self.context_path(stage, end, image_path)
+                if rel is not None:
+                    return rel
+                stage = _parent_stage(self.model, stage)
+            return None
+
+        def read(rel: str) -> str | None:
+            path = self.root / rel
+            return self.documents.text(path) if path.is_file() else None
+
+        scan = startup.StartScan(self.root, env, versions, read, where)
+        start = startup.Start(instruction, argv, final.workdir)
+        return tuple(scan.refs(start, self.target.dockerfile))
 
     def pipeline_tags(self, refs: Iterable[ModelRef]) -> dict[str, tuple[str, str]]:
         repos = sorted({r.repo_id for r in refs if r.library == "transformers" and r.repo_id})
@@ -983,7 +1017,10 @@ def _match(
             and b.repo_type == ref.repo_type
             and _same_revision(b.revision, ref.revision)
         ]
-        hit = next((b for b in same_repo if b.cache_dir == where and _covers(b, ref)), None)
+        hit = next(
+            (b for b in same_repo if (b.cache_dir or b.local_dir) == where and _covers(b, ref)),
+            None,
+        )
         if hit is not None:
             baked.append((ref, hit))
             continue
