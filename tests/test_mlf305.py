@@ -171,3 +171,20 @@ def test_the_rule_imports_libcst_only_to_build_its_fix() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_two_calls_in_one_file_are_both_rewritten_in_one_run(tmp_path: Path) -> None:
+    """The scan reads the disk; the second pass must see the first rewrite's text."""
+    root = _copy("fires-llama-from-pretrained", tmp_path)
+    with (root / "app.py").open("a") as handle:
+        handle.write('\nsmall = Llama.from_pretrained("acme/small-GGUF", "small.Q2_K.gguf")\n')
+    target = Target(root / "Dockerfile", root, "Dockerfile")
+    settings = Settings(select=("MLF301", "MLF305"), unsafe_fixes=True)
+    result = run_target(target, settings, fix=True)
+    assert result.error is None
+    app = result.changes[root / "app.py"][1]
+    assert app.count("from huggingface_hub import hf_hub_download\n") == 1
+    assert "from_pretrained" not in app
+    assert 'small = Llama(model_path=hf_hub_download(repo_id="acme/small-GGUF",' in app
+    assert "ENV HF_HUB_OFFLINE=1\n" in result.changes[root / "Dockerfile"][1]
+    assert [f.code for f in result.remaining] == []

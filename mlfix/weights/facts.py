@@ -37,7 +37,9 @@ from mlfix.scan import (
     scan_file,
     scan_repo,
     scan_run_command,
+    scan_source,
 )
+from mlfix.textio import read_text
 from mlfix.weights import cache, cards, fastembed, includes, shell, startup, tokens, validate
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
@@ -399,6 +401,24 @@ class Gatherer:
         self.cache[key] = found
         return found
 
+    def edited(
+        self, refs: tuple[ModelRef, ...], env: Mapping[str, str], versions: Mapping[str, str]
+    ) -> tuple[ModelRef, ...]:
+        """The refs, with those of a file an earlier fix of this run rewrote (MLF305) read
+        again from its new text: the scan reads the disk, which changes only at the end."""
+        by_path: dict[Path, list[ModelRef]] = {}
+        for ref in refs:
+            by_path.setdefault(ref.path, []).append(ref)
+        found: list[ModelRef] = []
+        for path, group in by_path.items():
+            current = self.documents.text(path) if path.is_file() else None
+            if current is None or current == read_text(path):
+                found.extend(group)
+                continue
+            result = scan_source(current, path, env=env, root=self.root, versions=versions)
+            found.extend(replace(ref, path=path) for ref in result.refs)
+        return tuple(found)
+
     def absolute(self, ref: ModelRef) -> ModelRef:
         if ref.path.is_absolute():
             return ref
@@ -591,6 +611,7 @@ class Gatherer:
         env = stage_env(model, self.app)
         final = final_state(model, self.app, self.states)
         refs = self.scan({k: v for k, v in env.items() if v}, scan_versions)
+        refs = self.edited(refs, {k: v for k, v in env.items() if v}, scan_versions)
         refs = (*refs, *self.start_refs({k: v for k, v in env.items() if v}, scan_versions))
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
         rejected = [(r, why) for r in hub_refs if (why := validate.ref_problem(r))]
