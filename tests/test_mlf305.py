@@ -51,6 +51,13 @@ def _call_line(text: str) -> int:
             "  # file\n    n_ctx=2,  # ctx\n    )\n",
         ),
         (
+            # No comment is lost: those of the replaced arguments end model_path's line.
+            'llm = Llama.from_pretrained(\n    repo_id="a/b",  # repo\n    n_ctx=2,  # ctx\n'
+            '    filename="f.gguf",  # file\n)\n',
+            'llm = Llama(\n    model_path=hf_hub_download(repo_id="a/b", filename="f.gguf"),'
+            "  # repo  # file\n    n_ctx=2,  # ctx\n)\n",
+        ),
+        (
             'llm = Llama.from_pretrained(repo_id=REPO, filename=FILE, cache_dir="/c",'
             ' local_dir="m", verbose=False)\n',
             "llm = Llama(model_path=hf_hub_download(repo_id=REPO, filename=FILE,"

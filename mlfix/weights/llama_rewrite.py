@@ -111,19 +111,57 @@ def _rewrite_call(call: cst.Call) -> cst.Call:
     # Each kept argument keeps its comma (and the comment after it); model_path takes the
     # comma of the last argument it replaces. The last argument of the call takes the
     # original last comma, so a trailing comma and the line break before `)` survive.
-    model_path = model_path.with_changes(comma=call.args[slots[-1]].comma)
+    model_path = model_path.with_changes(
+        comma=_with_comments(call.args[slots[-1]].comma, [call.args[i].comma for i in slots])
+    )
     ordered = sorted([*kept, (slots[0], model_path)], key=lambda item: item[0])
     args = [arg for _index, arg in ordered]
-    last_comma = call.args[-1].comma
-    if args[-1].comma is not last_comma:
-        holder = next(i for i, arg in enumerate(args) if arg.comma is last_comma)
-        stops_last, becomes_last = _exchange_ends(args[-1].comma, last_comma)
+    # Which argument holds the call's trailing comma now: model_path when the last argument
+    # was one it replaced, else the kept argument that was last.
+    last = len(call.args) - 1
+    holder = next(
+        n
+        for n, (index, _arg) in enumerate(ordered)
+        if index == (slots[0] if last in slots else last)
+    )
+    if holder != len(args) - 1:
+        stops_last, becomes_last = _exchange_ends(args[-1].comma, args[holder].comma)
         args[holder] = args[holder].with_changes(comma=stops_last)
         args[-1] = args[-1].with_changes(comma=becomes_last)
     return call.with_changes(func=call.func.value, args=args)
 
 
 Comma = cst.Comma | cst.MaybeSentinel
+
+
+def _comment(comma: Comma) -> str | None:
+    if isinstance(comma, cst.Comma) and isinstance(
+        comma.whitespace_after, cst.ParenthesizedWhitespace
+    ):
+        found = comma.whitespace_after.first_line.comment
+        return found.value if found is not None else None
+    return None
+
+
+def _with_comments(comma: Comma, replaced: list[Comma]) -> Comma:
+    """`comma`, carrying the end-of-line comments of every argument model_path replaces."""
+    comments = [c for c in (_comment(x) for x in replaced) if c is not None]
+    if len(comments) < 2 and (not comments or _comment(comma) is not None):
+        return comma
+    if not (
+        isinstance(comma, cst.Comma)
+        and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+    ):
+        return comma  # no line end to put them on
+    ws = comma.whitespace_after
+    first = ws.first_line
+    whitespace = first.whitespace if first.comment is not None else cst.SimpleWhitespace("  ")
+    joined = cst.Comment("  ".join(comments))
+    return comma.with_changes(
+        whitespace_after=ws.with_changes(
+            first_line=first.with_changes(whitespace=whitespace, comment=joined)
+        )
+    )
 
 
 def _exchange_ends(inner: Comma, last: Comma) -> tuple[Comma, Comma]:
