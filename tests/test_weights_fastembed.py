@@ -195,3 +195,14 @@ def test_fastembeds_offline_lookup_finds_what_the_rendered_download_wrote(
     )
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout.splitlines()[-1]) == [True, repo_folder(REPO)]
+
+
+def test_external_onnx_data_for_a_user_without_chown_gets_a_note() -> None:
+    # fastembed 0.9.1 onnx_external_data.py link_external_data hard-links the model and its
+    # .onnx_data into <repo>/onnx_snapshots/ on first load: the cache must be writable.
+    patterns = fastembed.allow_patterns("onnx/model.onnx", ["onnx/model.onnx_data"])
+    note = fastembed.link_note(patterns, "app", None)
+    assert note is not None and "USER app" in note
+    assert fastembed.link_note(patterns, "app", "app") is None  # COPY --chown=app
+    assert fastembed.link_note(patterns, "root", None) is None
+    assert fastembed.link_note(fastembed.allow_patterns(MODEL_FILE), "app", None) is None

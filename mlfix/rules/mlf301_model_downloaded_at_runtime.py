@@ -96,6 +96,7 @@ from mlfix.textio import with_newline
 from mlfix.weights import render
 from mlfix.weights.compose import HOST_CACHE, add_volume
 from mlfix.weights.facts import Download, WeightFacts
+from mlfix.weights.fastembed import link_note as fastembed_link_note
 
 CODE = "MLF301"
 NAME = "model-downloaded-at-runtime"
@@ -166,6 +167,9 @@ def _notes(facts: Facts, weights: WeightFacts, download: Download) -> tuple[str,
         notes.append(f"into --local-dir {download.cache_dir}, the folder the loader reads")
     else:
         notes.append(f"into {'fastembed' if fastembed else 'the hub'} cache {download.cache_dir}")
+    link = fastembed_link_note(download.include, weights.runtime_user, weights.chown)
+    if fastembed and link:
+        notes.append(link)
     for ref, _bake, why in weights.misplaced:
         if ref in download.refs:
             notes.append(f"already downloaded at build time, but {why}")

@@ -98,3 +98,22 @@ def baked_dir(env: Mapping[str, str], ref: ModelRef) -> str | None:
     if ref.library == LIBRARY and uses_default(env, ref):
         return BAKED_CACHE
     return None
+
+
+def link_note(include: Iterable[str] | None, runtime_user: str, chown: str | None) -> str | None:
+    """Why a baked model with ONNX external data may not load for a non-root USER.
+
+    `fastembed/common/onnx_external_data.py` `link_external_data`: with huggingface_hub's
+    sharded blob store the model and its `.onnx_data` resolve into different directories,
+    and fastembed hard-links both into `<repo>/onnx_snapshots/` on first load, which needs
+    write access to the cache. Root, or a COPY --chown to the app's user, has it.
+    """
+    if chown or runtime_user.split(":")[0] in ("root", "0", ""):
+        return None
+    if not any(p.endswith(".onnx_data") for p in include or ()):
+        return None
+    return (
+        f"fastembed links the model's ONNX external data into the cache on first load; the"
+        f" cache belongs to root, so USER {runtime_user} cannot: create the user before the"
+        " COPY (it then gets --chown) or make the cache writable"
+    )
