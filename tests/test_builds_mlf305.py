@@ -26,7 +26,7 @@ COPY llama_stub/ /opt/stub/llama_cpp/
 COPY app.py .
 CMD ["python", "app.py"]
 """
-STUB = '''\
+STUB = """\
 from huggingface_hub import HfFileSystem, hf_hub_download
 
 
@@ -41,7 +41,7 @@ class Llama:
         names = HfFileSystem().ls(repo_id, detail=False)  # as llama-cpp-python does
         assert any(name.endswith("/" + filename) for name in names)
         return cls(model_path=hf_hub_download(repo_id=repo_id, filename=filename), **kwargs)
-'''
+"""
 APP = f"""\
 from llama_cpp import Llama
 
