@@ -112,3 +112,14 @@ def test_a_download_the_code_reads_from_local_dir_is_matched_by_that_dir(tmp_pat
     result = run_target(target, Settings(select=("MLF301",), unsafe_fixes=True), fix=True)
     assert result.error is None
     assert [f.message for f in result.findings] == []
+
+
+def test_a_binary_start_command_is_not_read_as_a_script(tmp_path: Path) -> None:
+    (tmp_path / "server").write_bytes(b"\x7fELF\x00\x01hf download org/x\n")
+    (tmp_path / "Dockerfile").write_text(
+        'FROM python:3.11-slim\nCOPY server /server\nCMD ["/server"]\n'
+    )
+    target = Target(tmp_path / "Dockerfile", tmp_path, "Dockerfile")
+    result = run_target(target, Settings(select=("MLF301",), unsafe_fixes=True), fix=True)
+    assert result.error is None
+    assert result.findings == []

@@ -783,7 +783,13 @@ class Gatherer:
 
         def read(rel: str) -> str | None:
             path = self.root / rel
-            return self.documents.text(path) if path.is_file() else None
+            if not path.is_file() or path.stat().st_size > startup.MAX_SCRIPT_BYTES:
+                return None
+            try:
+                text: str | None = self.documents.text(path)
+            except MlfixError:  # a binary the start command runs is no script
+                return None
+            return text
 
         scan = startup.StartScan(self.root, env, versions, read, where)
         start = startup.Start(instruction, argv, final.workdir)

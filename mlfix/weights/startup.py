@@ -36,6 +36,7 @@ WRAPPERS = frozenset({"exec", "tini", "dumb-init", "nohup", "time", "command"})
 USER_WRAPPERS = frozenset({"gosu", "su-exec"})  # followed by the user to run as
 SOURCE = frozenset({"source", "."})
 MAX_DEPTH = 3
+MAX_SCRIPT_BYTES = 256 * 1024  # a start script is small; anything larger is not read
 _ASSIGNMENT = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.M)
 NOTE = (
     "{where} is left as is: once the files are baked its download finds them (it checks"
