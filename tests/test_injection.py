@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import dockerfile
@@ -41,14 +42,16 @@ cache_dir = st.one_of(st.just(HUB_DIR), st.just(HUB_DIR), st.builds("/c/{}".form
 
 
 def expected_argv(download: Download, greedy: bool) -> list[str]:
-    argv = ["download", download.repo_id]
+    # Files right after the repo: the 0.x argparse CLI takes no positional after an option.
+    argv = ["download", download.repo_id, *download.filenames]
     if download.repo_type != "model":
         argv += ["--repo-type", download.repo_type]
     if download.revision:
         argv += ["--revision", download.revision]
-    if download.cache_dir != HUB_DIR:
+    if download.local:
+        argv += ["--local-dir", download.cache_dir]
+    elif download.cache_dir != HUB_DIR:
         argv += ["--cache-dir", download.cache_dir]
-    argv += list(download.filenames)
     patterns = list(download.include or ())
     if greedy and patterns:  # hub < 1.0: one flag, then every pattern
         return [*argv, "--include", *patterns]
@@ -97,12 +100,14 @@ def download_of(
     names=st.lists(field, max_size=2),
     pats=st.lists(field, max_size=3),
     greedy=st.booleans(),
+    local=st.booleans(),
 )
-@example("org/m", "model", "main`touch pwned`", HUB_DIR, [], [], False)
-@example("org/m", "model", "$(id)", HUB_DIR, ["w.bin'; touch x; '"], ["`id`"], False)
-@example("org/m", "model", "v1;id", HUB_DIR, ["w.bin'; touch x; '"], ["a'b\"c*"], True)
-@example("gpt2\n", "model", None, HUB_DIR, [], [], False)
-@example("org/m", "*", None, HUB_DIR, [], [], False)
+@example("org/m", "model", "main`touch pwned`", HUB_DIR, [], [], False, False)
+@example("org/m", "model", "$(id)", HUB_DIR, ["w.bin'; touch x; '"], ["`id`"], False, False)
+@example("org/m", "model", "v1;id", HUB_DIR, ["w.bin'; touch x; '"], ["a'b\"c*"], True, False)
+@example("org/m", "model", None, "/app/models/a b;$(id)", ["w.bin"], [], False, True)
+@example("gpt2\n", "model", None, HUB_DIR, [], [], False, False)
+@example("org/m", "*", None, HUB_DIR, [], [], False, False)
 def test_a_download_line_runs_one_hf_with_exactly_its_arguments(
     tmp_path: Path,
     repo_id: str,
@@ -112,8 +117,10 @@ def test_a_download_line_runs_one_hf_with_exactly_its_arguments(
     names: list[str],
     pats: list[str],
     greedy: bool,
+    local: bool,
 ) -> None:
-    download = download_of(repo_id, kind, revision, cache, names, pats)
+    # `local`: the loader reads a --local-dir (a start script's, a local_dir= argument).
+    download = replace(download_of(repo_id, kind, revision, cache, names, pats), local=local)
     if validate.download_problem(download) is not None:
         event("rejected")
         return  # reported by MLF304 and never written

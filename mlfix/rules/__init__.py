@@ -24,6 +24,7 @@ from mlfix.rules import (
     mlf302_hub_cli_version,
     mlf303_hf_token_in_image,
     mlf304_unresolved_model_name,
+    mlf305_never_offline_loader,
 )
 
 Check = Callable[[Facts], Iterator[Finding]]
@@ -40,6 +41,7 @@ RULES: dict[str, ModuleType] = {
     mlf302_hub_cli_version.CODE: mlf302_hub_cli_version,
     mlf303_hf_token_in_image.CODE: mlf303_hf_token_in_image,
     mlf304_unresolved_model_name.CODE: mlf304_unresolved_model_name,
+    mlf305_never_offline_loader.CODE: mlf305_never_offline_loader,
 }
 
 

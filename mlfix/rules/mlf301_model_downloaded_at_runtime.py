@@ -1,8 +1,11 @@
 """## What it does
 Finds models the code loads from the Hugging Face Hub (`from_pretrained`,
 `SentenceTransformer`, `pipeline`, `hf_hub_download`, `snapshot_download`, diffusers,
-timm/open_clip `hf-hub:` names, peft adapters, faster-whisper sizes) that the image does
-not already contain, so every new container downloads them when it starts.
+timm/open_clip `hf-hub:` names, peft adapters, faster-whisper sizes, fastembed models) that
+the image does not already contain, so every new container downloads them when it starts.
+The same for an `hf download` / `huggingface-cli download` or a `python -c` download in the
+start command or a shell script it runs (`CMD ["./start.sh"]`, `ENTRYPOINT ["bash",
+"entrypoint.sh"]`): the script is found through WORKDIR and the COPY that put it there.
 
 ## Why is this bad?
 A container that downloads its weights at start needs minutes and the network before it
@@ -45,7 +48,12 @@ loader reads are downloaded (a tokenizer's files, safetensors weights rather tha
 format the repo carries). A pinned `revision=` is downloaded at that revision, so the
 offline lookup of the same revision finds it. When the project already names a cache
 (`HF_HOME`, `HF_HUB_CACHE`, `SENTENCE_TRANSFORMERS_HOME`, `TRANSFORMERS_CACHE`,
-`cache_dir=`), the weights go there. `HF_HUB_OFFLINE=1` is set only when every model the
+`cache_dir=`), the weights go there; a loader's `local_dir=` (or `--local-dir`) gets them
+in that folder. fastembed keeps its own cache (`cache_dir=`, `FASTEMBED_CACHE_PATH`, else the
+temp dir, which runtimes often mount empty): its models are baked there, the temp-dir
+default as `/opt/fastembed` with `FASTEMBED_CACHE_PATH` set. A start script is left as it
+is: with the files baked, its download finds them (and keeps them when the hub cannot be
+reached). `HF_HUB_OFFLINE=1` is set only when every model the
 code loads was resolved and is baked, and the project installs no library that downloads
 from the hub in ways mlfix does not follow (`datasets`, `evaluate`). With
 `weights = "volume"` the compose service mounts the host's cache instead.
@@ -61,8 +69,8 @@ When the Dockerfile passes a Hugging Face token (see MLF303), the downloads read
 the BuildKit secret `hf_token`, so gated and private repos can be baked.
 
 Loaders that reach the network even with the files cached (llama-cpp's
-`Llama.from_pretrained`, `pipeline(model=...)` without a task) get a finding of their own,
-naming the offline-safe call.
+`Llama.from_pretrained`, `pipeline(model=...)` without a task) are MLF305's: MLF301 still
+bakes their files, and leaves `HF_HUB_OFFLINE` unset while they are in the code.
 
 ## Fix safety
 Unsafe: the fix changes what the image holds and how the app behaves. The build now
@@ -88,15 +96,11 @@ from mlfix.textio import with_newline
 from mlfix.weights import render
 from mlfix.weights.compose import HOST_CACHE, add_volume
 from mlfix.weights.facts import Download, WeightFacts
+from mlfix.weights.fastembed import link_note as fastembed_link_note
 
 CODE = "MLF301"
 NAME = "model-downloaded-at-runtime"
 SUMMARY = "A model the code loads is downloaded when the container starts"
-
-OFFLINE_SAFE = {
-    "llama-cpp": "Llama(model_path=hf_hub_download(repo_id, filename))",
-    "transformers": "pipeline(<task>, model=...)",
-}
 
 
 def check(facts: Facts) -> Iterator[Finding]:
@@ -106,8 +110,6 @@ def check(facts: Facts) -> Iterator[Finding]:
     model = facts.dockerfile
     stage = model.stages[weights.app_stage]
     where = Location(model.path, stage.from_instruction.first_line)
-    for ref in weights.never_offline:
-        yield _never_offline(facts, ref, where)
     if not weights.missing and not weights.set_hf_home:
         return
     if facts.settings.weights == "volume":
@@ -160,7 +162,14 @@ def _notes(facts: Facts, weights: WeightFacts, download: Download) -> tuple[str,
         notes.append(f"bakes only what the loader reads: {' '.join(download.include)}")
     else:
         notes.append("the code reads the whole repo, so the whole repo is baked")
-    notes.append(f"into the hub cache {download.cache_dir}")
+    fastembed = any(r.library == "fastembed" for r in download.refs)
+    if download.local:
+        notes.append(f"into --local-dir {download.cache_dir}, the folder the loader reads")
+    else:
+        notes.append(f"into {'fastembed' if fastembed else 'the hub'} cache {download.cache_dir}")
+    link = fastembed_link_note(download.include, weights.runtime_user, weights.chown)
+    if fastembed and link:
+        notes.append(link)
     for ref, _bake, why in weights.misplaced:
         if ref in download.refs:
             notes.append(f"already downloaded at build time, but {why}")
@@ -183,18 +192,6 @@ def _offline_note(weights: WeightFacts) -> tuple[str, ...]:
     if weights.offline_blockers:
         return (f"HF_HUB_OFFLINE stays unset: {weights.offline_blockers[0]}",)
     return ()
-
-
-def _never_offline(facts: Facts, ref: ModelRef, where: Location) -> Finding:
-    call = OFFLINE_SAFE.get(ref.library, "a loader given the cached files")
-    return Finding(
-        CODE,
-        f"{ref.loader} at {_display(facts, ref)} reaches the hub at every start, even with the"
-        f" files baked; use {call} to run offline",
-        where,
-        None,
-        notes=ref.notes,
-    )
 
 
 def _insert(model: DockerfileModel, at: int, text: str) -> Edit:
@@ -227,6 +224,8 @@ def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts, base: str) 
                 add(last.end, render.download_run(weights.missing, there))
     if weights.set_hf_home:
         add(stage.from_instruction.end, f"ENV HF_HOME={render.path(weights.cache_var[1])}\n")
+    for name, value in weights.app_env if weights.missing else ():
+        add(stage.from_instruction.end, f"ENV {name}={render.path(value)}\n")
     end = stage.instructions[-1].end
     if weights.copy_dirs:
         at = model.instructions[weights.anchor].lead_start if weights.anchor is not None else end
@@ -287,3 +286,7 @@ def _volume(facts: Facts, weights: WeightFacts, where: Location) -> Iterator[Fin
             "bake it in at build time", "mount it from the host"
         )
         yield Finding(CODE, message, where, fix, notes=notes)
+
+
+# MLF305 bakes the file its rewrite downloads with the same plan.
+bake_fix = _fix

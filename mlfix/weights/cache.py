@@ -4,7 +4,8 @@ huggingface_hub stores downloads as `<hub cache>/models--org--name/{blobs,refs,s
 which directory is the hub cache depends on the loader's `cache_dir=`, a library variable
 (`SENTENCE_TRANSFORMERS_HOME`, `TRANSFORMERS_CACHE`), `HF_HUB_CACHE`, `HF_HOME` or, with
 none of them, the home directory of whoever runs the process. A download baked at build
-time is found at runtime only when both resolve to the same directory.
+time is found at runtime only when both resolve to the same directory. fastembed passes its
+own directory to huggingface_hub as the hub cache (`mlfix.weights.fastembed`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import posixpath
 from collections.abc import Mapping
 
 from mlfix.dockerfile.state import expand
+from mlfix.weights import fastembed
 
 HUB_CACHE_VARS = ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 HOME_VARS = ("HF_HOME", "XDG_CACHE_HOME")
@@ -53,6 +55,8 @@ def hub_cache(
     cache_dir: str | None = None,
 ) -> str:
     """The hub cache directory a loader of `library` uses under this ENV, USER and WORKDIR."""
+    if library == fastembed.LIBRARY:
+        return absolute(fastembed.cache_dir(env, cache_dir), workdir, user, env)
     if cache_dir:
         return absolute(cache_dir, workdir, user, env)
     for name in LIBRARY_VARS.get(library or "", ()):

@@ -37,8 +37,10 @@ from mlfix.scan import (
     scan_file,
     scan_repo,
     scan_run_command,
+    scan_source,
 )
-from mlfix.weights import cache, includes, shell, tokens, validate
+from mlfix.textio import read_text
+from mlfix.weights import cache, cards, fastembed, includes, shell, startup, tokens, validate
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (
@@ -48,7 +50,7 @@ from mlfix.weights.versions import (
     version_tuple,
 )
 
-CODES = ("MLF301", "MLF302", "MLF303", "MLF304")
+CODES = ("MLF301", "MLF302", "MLF303", "MLF304", "MLF305")
 # Libraries that download from the hub through calls the scan does not follow.
 HUB_LIBRARIES_NOT_FOLLOWED = (("datasets", "load_dataset"), ("evaluate", "evaluate.load"))
 DEFAULT_HF_HOME = "/opt/hf"
@@ -100,6 +102,7 @@ class Download:
     include: tuple[str, ...] | None
     filenames: tuple[str, ...]
     refs: tuple[ModelRef, ...]
+    local: bool = False  # cache_dir is the loaders' --local-dir, not a hub cache
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,12 @@ class WeightFacts:
     rejected: tuple[tuple[ModelRef, str], ...] = ()  # names no build line may carry, and why
     unresolved_downloads: tuple[tuple[int, HubDownload], ...] = ()
     never_offline: tuple[ModelRef, ...] = ()
+    # MLF305: repo -> (pipeline_tag, card) for pipelines without a task, from a card in the context
+    pipeline_tags: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     cache_var: tuple[str, str] = ("HF_HOME", DEFAULT_HF_HOME)  # what the weights stage sets
     hub_dir: str = DEFAULT_HF_HOME + "/hub"  # the hub cache that cache_var gives
     set_hf_home: bool = False  # the app stage gets `ENV HF_HOME=...` too
+    app_env: tuple[tuple[str, str], ...] = ()  # more ENV the app stage gets (FASTEMBED_CACHE_PATH)
     copy_dirs: tuple[str, ...] = ()  # hub caches to COPY --from the weights stage
     warnings: tuple[tuple[str, str], ...] = ()  # (hub cache dir, why it may not survive)
     offline: bool = False  # HF_HUB_OFFLINE=1 may be set once the fix is applied
@@ -395,6 +401,24 @@ class Gatherer:
         self.cache[key] = found
         return found
 
+    def edited(
+        self, refs: tuple[ModelRef, ...], env: Mapping[str, str], versions: Mapping[str, str]
+    ) -> tuple[ModelRef, ...]:
+        """The refs, with those of a file an earlier fix of this run rewrote (MLF305) read
+        again from its new text: the scan reads the disk, which changes only at the end."""
+        by_path: dict[Path, list[ModelRef]] = {}
+        for ref in refs:
+            by_path.setdefault(ref.path, []).append(ref)
+        found: list[ModelRef] = []
+        for path, group in by_path.items():
+            current = self.documents.text(path) if path.is_file() else None
+            if current is None or current == read_text(path):
+                found.extend(group)
+                continue
+            result = scan_source(current, path, env=env, root=self.root, versions=versions)
+            found.extend(replace(ref, path=path) for ref in result.refs)
+        return tuple(found)
+
     def absolute(self, ref: ModelRef) -> ModelRef:
         if ref.path.is_absolute():
             return ref
@@ -587,6 +611,8 @@ class Gatherer:
         env = stage_env(model, self.app)
         final = final_state(model, self.app, self.states)
         refs = self.scan({k: v for k, v in env.items() if v}, scan_versions)
+        refs = self.edited(refs, {k: v for k, v in env.items() if v}, scan_versions)
+        refs = (*refs, *self.start_refs({k: v for k, v in env.items() if v}, scan_versions))
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
         rejected = [(r, why) for r in hub_refs if (why := validate.ref_problem(r))]
         hub_refs = [r for r in hub_refs if all(r is not bad for bad, _ in rejected)]
@@ -626,6 +652,8 @@ class Gatherer:
         )
 
         def runtime(ref: ModelRef, with_home: bool) -> str:
+            if ref.local_dir:  # the loader reads that folder, not a cache
+                return cache.absolute(ref.local_dir, final.workdir, final.user, env)
             scope = dict(env)
             if with_home and not project_cache:
                 scope["HF_HOME"] = hf_home
@@ -645,13 +673,16 @@ class Gatherer:
             bakes, unresolved_downloads = self.bakes(scan_versions, hf_home)
             baked, missing_refs, misplaced = _match(hub_refs, bakes, lambda r: runtime(r, True))
 
+        app_env = fastembed.app_env(env, missing_refs)
         groups: dict[tuple[str, str, str | None, str], list[ModelRef]] = {}
         for ref in missing_refs:
             assert ref.repo_id is not None
-            where = runtime(ref, set_hf_home)
+            where = (app_env and fastembed.baked_dir(env, ref)) or runtime(ref, set_hf_home)
             groups.setdefault((ref.repo_type, ref.repo_id, ref.revision, where), []).append(ref)
         missing_list: list[Download] = []
         for download in (_download(key, group) for key, group in groups.items()):
+            if any(r.local_dir for r in download.refs):
+                download = replace(download, local=True)
             why = home_problem or validate.download_problem(download)
             if why is None:
                 missing_list.append(download)
@@ -680,6 +711,9 @@ class Gatherer:
             if ref.path.is_file():
                 self.documents.text(ref.path)  # so reports can show the line
         never_offline = tuple(r for r in hub_refs if not r.offline_safe)
+        for ref in never_offline:
+            if ref.path.is_file():
+                self.documents.text(ref.path)  # MLF305 rewrites the call
         blockers = _offline_blockers(refs, unresolved_downloads, self.root)
         blockers += self.hub_libraries_not_followed()
         blockers += [f"{ref.repo_id!a} is not usable in a build line" for ref, _ in rejected]
@@ -698,9 +732,11 @@ class Gatherer:
             rejected=tuple(rejected),
             unresolved_downloads=tuple(unresolved_downloads),
             never_offline=never_offline,
+            pipeline_tags=self.pipeline_tags(never_offline),
             cache_var=cache_var,
             hub_dir=hub_dir,
             set_hf_home=set_hf_home,
+            app_env=app_env,
             copy_dirs=copy_dirs,
             warnings=tuple(warnings),
             offline=bool(hub_refs) and not blockers,
@@ -724,6 +760,48 @@ class Gatherer:
             compose=self.compose_service() if self.settings.weights == "volume" else None,
             versions=versions,
         )
+
+    def start_refs(
+        self, env: Mapping[str, str], versions: Mapping[str, str]
+    ) -> tuple[ModelRef, ...]:
+        """Downloads of the start command and the scripts it runs (`startup`)."""
+        found = startup.start_command(self.app, lambda s: _parent_stage(self.model, s))
+        if found is None:
+            return ()
+        instruction, argv = found
+        final = final_state(self.model, self.app, self.states)
+
+        def where(image_path: str) -> str | None:
+            stage: Stage | None = self.app
+            while stage is not None:
+                end = replace(stage.instructions[-1], index=stage.instructions[-1].index + 1)
+                rel = self.context_path(stage, end, image_path)
+                if rel is not None:
+                    return rel
+                stage = _parent_stage(self.model, stage)
+            return None
+
+        def read(rel: str) -> str | None:
+            path = self.root / rel
+            if not path.is_file() or path.stat().st_size > startup.MAX_SCRIPT_BYTES:
+                return None
+            try:
+                text: str | None = self.documents.text(path)
+            except MlfixError:  # a binary the start command runs is no script
+                return None
+            return text
+
+        scan = startup.StartScan(self.root, env, versions, read, where)
+        start = startup.Start(instruction, argv, final.workdir)
+        return tuple(scan.refs(start, self.target.dockerfile))
+
+    def pipeline_tags(self, refs: Iterable[ModelRef]) -> dict[str, tuple[str, str]]:
+        repos = sorted({r.repo_id for r in refs if r.library == "transformers" and r.repo_id})
+        key = repr(("cards", repos))
+        if key not in self.cache:
+            self.cache[key] = cards.pipeline_tags(self.root, repos)
+        found: dict[str, tuple[str, str]] = self.cache[key]
+        return found
 
     def _warnings(self, dirs: Iterable[str], env: Mapping[str, str]) -> Iterable[tuple[str, str]]:
         volumes: list[str] = []
@@ -966,7 +1044,10 @@ def _match(
             and b.repo_type == ref.repo_type
             and _same_revision(b.revision, ref.revision)
         ]
-        hit = next((b for b in same_repo if b.cache_dir == where and _covers(b, ref)), None)
+        hit = next(
+            (b for b in same_repo if (b.cache_dir or b.local_dir) == where and _covers(b, ref)),
+            None,
+        )
         if hit is not None:
             baked.append((ref, hit))
             continue

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 from mlfix.scan.refs import ModelRef
+from mlfix.weights import fastembed
 
 # transformers: what `PretrainedConfig.from_pretrained` and `from_pretrained` of a model read.
 CONFIG = ("config.json",)
@@ -210,6 +211,10 @@ def include_patterns(ref: ModelRef) -> tuple[str, ...] | None:
         patterns = _diffusers(ref)
     elif ref.library == "peft" or ref.role == "adapter":
         patterns = PEFT_ADAPTER
+    elif ref.library == fastembed.LIBRARY:
+        # The scan gives fastembed's own allow_patterns (returned above); with only the model
+        # file known, fastembed's fixed files and that file.
+        return fastembed.allow_patterns(ref.filename) if ref.filename else None
     elif ref.library == "timm":
         patterns = TIMM
     elif ref.library == "open_clip":

@@ -44,14 +44,16 @@ def download_command(
     """`hf download org/name --revision R --include a --include b` for one download."""
     tool = cli or facts.cli or "hf"
     head = f"{prefix}{tool} download {word(download.repo_id)}"
-    pieces: list[str] = []
+    # Files right after the repo: the 0.x argparse CLI takes no positional after an option.
+    pieces: list[str] = [word(name) for name in download.filenames]
     if download.repo_type != "model":
         pieces.append(f"--repo-type {word(download.repo_type)}")
     if download.revision:
         pieces.append(f"--revision {word(download.revision)}")
-    if download.cache_dir != facts.hub_dir:
+    if download.local:
+        pieces.append(f"--local-dir {word(download.cache_dir)}")
+    elif download.cache_dir != facts.hub_dir:
         pieces.append(f"--cache-dir {word(download.cache_dir)}")
-    pieces.extend(word(name) for name in download.filenames)
     patterns = download.include or ()
     if facts.greedy_flags and patterns:
         pieces.append("--include " + word(patterns[0]))
