@@ -221,5 +221,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "rule":
         rule_app(args=args[1:], prog_name="mlfix rule")
+    elif args and args[0] == "pr":
+        from mlfix.bot.command import app as pr_app
+
+        pr_app(args=args[1:], prog_name="mlfix pr")
     else:
         app(args=args, prog_name="mlfix")
