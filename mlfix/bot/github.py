@@ -131,7 +131,7 @@ class GitHub:
                 response = self._send(method, url, body)
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 if method in IDEMPOTENT and not last:
-                    self.sleep(min(2.0**attempt, self.max_wait))
+                    self.sleep(min(0.5 * 2.0**attempt, self.max_wait))
                     continue
                 raise BotError(f"{what}: {_dropped(exc)} ({self.api})") from None
             if response.status < 300:

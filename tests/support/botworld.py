@@ -72,8 +72,10 @@ class World:
         return done
 
     def remote(self, branch: str) -> str | None:
-        done = subprocess.run(["git", "rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
-                              cwd=self.bare, capture_output=True, text=True, check=False)  # fmt: skip
+        done = subprocess.run(
+            ["git", "rev-parse", "-q", "--verify", f"refs/heads/{branch}"],
+            cwd=self.bare, capture_output=True, text=True, check=False,
+        )  # fmt: skip
         return done.stdout.strip() or None
 
     def state(self) -> dict[str, str]:

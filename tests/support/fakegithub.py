@@ -137,7 +137,7 @@ class FakeGitHub:
         prefix = f"/repos/{self.owner}/{self.name}"
         if not path.startswith(prefix):
             return 404, {"message": "Not Found", "documentation_url": DOCS}
-        rest = path[len(prefix):]
+        rest = path[len(prefix) :]
         if rest == "" and method == "GET":
             return 200, self._repo_json()
         if rest == "/pulls" and method == "GET":
