@@ -281,3 +281,15 @@ def test_missing_token_and_a_dirty_update_are_one_line_errors(w: World) -> None:
     assert w.hub.requests == [] and w.state() == before
     bad = w.mlfix_pr("--author", "nobody")
     assert bad.returncode == 2 and bad.stderr.startswith("error: --author")
+
+
+def test_a_dockerfile_mlfix_cannot_read_is_an_error_not_a_reason_to_close(w: World) -> None:
+    assert w.mlfix_pr().returncode == 0
+    sha = _fix_commit(w)
+    w.push_to_main({"Dockerfile": "FROM python:3.11-slim\nRUN <<EOF\n"}, "half a heredoc")
+    done = w.mlfix_pr()
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: mlfix could not check main: Dockerfile")
+    assert w.hub.pulls[0]["state"] == "open" and w.remote(BRANCH) == sha
+    assert not w.hub.calls("PATCH", r"/pulls/") and 1 not in w.hub.comments

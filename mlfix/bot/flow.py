@@ -57,11 +57,20 @@ def _cwd(path: Path) -> Iterator[None]:
 
 
 def _fix(tree: Path, paths: list[Path], options: Options, say: Callable[[str], None]) -> runner.Run:
-    """The fixes as `mlfix --write` makes them, in the scratch tree."""
+    """The fixes as `mlfix --write` makes them, in the scratch tree.
+
+    A target's error is kept in the run (the PR lists it, or it becomes the one error
+    line), not printed; warnings are passed on."""
+
+    def warn(line: str) -> None:
+        if not line.startswith("error: "):
+            say(line)
+
     with _cwd(tree):
         overrides = Overrides(unsafe_fixes=options.unsafe_fixes)
-        return runner.run_paths(paths or [Path(".")], Mode.WRITE, Resolver(None), overrides,
-                                say=say)  # fmt: skip
+        return runner.run_paths(
+            paths or [Path(".")], Mode.WRITE, Resolver(None), overrides, say=warn
+        )
 
 
 def _checkout(env: Environment, options: Options, scratch: Path, base: str) -> tuple[Git, Path]:
@@ -144,6 +153,8 @@ def _deliver(ctx: Context, top: Path, scratch: Path, base: str) -> str:
     open_pr = next((pr for pr in pulls if pr.get("state") == "open"), None)
     remote = git.remote_sha(options.branch)
     human = _human(git, options.branch, options.author, shallow) if remote else None
+    if not files and fixed.report.failed:  # not "nothing to fix": never close a PR on it
+        raise BotError(f"mlfix could not check {base}: {fixed.errors[0].removeprefix('error: ')}")
     if not files:
         return _nothing(ctx, open_pr, human, base)
     if human is not None:
