@@ -61,7 +61,8 @@ def _version(value: bool) -> None:
 
 
 @app.command(
-    epilog="Rule documentation: `mlfix rule MLF201`, or `mlfix rule` for the list of codes."
+    epilog="Rule documentation: `mlfix rule MLF201`, or `mlfix rule` for the list of codes. "
+    "Fix pull requests: `mlfix pr --help`."
 )
 def check(
     paths: Annotated[
