@@ -293,3 +293,13 @@ def test_a_dockerfile_mlfix_cannot_read_is_an_error_not_a_reason_to_close(w: Wor
     assert line.startswith("error: mlfix could not check main: Dockerfile")
     assert w.hub.pulls[0]["state"] == "open" and w.remote(BRANCH) == sha
     assert not w.hub.calls("PATCH", r"/pulls/") and 1 not in w.hub.comments
+
+
+def test_the_token_in_the_repository_itself_is_blanked_in_the_pr(w: World) -> None:
+    dockerfile = (w.checkout / "Dockerfile").read_text()
+    leaked = dockerfile.replace("COPY . .", f"# deploy key {TOKEN}\nCOPY . .")
+    w.push_to_main({"Dockerfile": leaked}, "oops")
+    done = w.mlfix_pr()
+    assert done.returncode == 0, done.stderr
+    (created,) = _opened(w)
+    assert "# deploy key ***" in str(created["body"])  # the diff's context line, blanked

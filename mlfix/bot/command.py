@@ -66,7 +66,7 @@ def pr(
     ] = str(BOT),
 ) -> None:
     """Open or update one pull request with mlfix's fixes (GitHub Actions conventions)."""
-    token = os.environ.get("GITHUB_TOKEN", "")
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
     try:
         if repo and paths and any(p.is_absolute() or ".." in p.parts for p in paths):
             raise BotError("with --repo, PATHs are relative to the repository root")

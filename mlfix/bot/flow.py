@@ -18,7 +18,7 @@ from typing import Any
 
 from mlfix import runner
 from mlfix.bot import body
-from mlfix.bot.errors import BotError
+from mlfix.bot.errors import BotError, scrub
 from mlfix.bot.git import Git, Identity, auth_env
 from mlfix.bot.github import GitHub
 from mlfix.bot.settings import Environment, Options
@@ -173,8 +173,10 @@ def _deliver(ctx: Context, top: Path, scratch: Path, base: str) -> str:
             "not reopened (pass --force to open it again)"
         )
     unsafe_on = any(fixed.unsafe_by_dockerfile().values())
-    text = body.render(fixes, base=base, unsafe_on=unsafe_on)
-    commit = git.commit(tree, index, files, base_sha, body.commit_message(fixes), options.author)
+    token = ctx.env.token  # the repository's own text goes into both: never the token
+    text = scrub(body.render(fixes, base=base, unsafe_on=unsafe_on), token)
+    message = scrub(body.commit_message(fixes), token)
+    commit = git.commit(tree, index, files, base_sha, message, options.author)
     same = remote is not None and git.patch_id(remote) == git.patch_id(commit)
     if options.dry_run:
         return _dry_run(ctx, commit, open_pr, text, same)
