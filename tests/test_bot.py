@@ -303,3 +303,16 @@ def test_the_token_in_the_repository_itself_is_blanked_in_the_pr(w: World) -> No
     assert done.returncode == 0, done.stderr
     (created,) = _opened(w)
     assert "# deploy key ***" in str(created["body"])  # the diff's context line, blanked
+
+
+def test_unsafe_fixes_from_the_config_are_applied_and_said_to_be_unsafe(w: World) -> None:
+    w.push_to_main({"pyproject.toml": "[tool.mlfix]\nunsafe-fixes = true\n"}, "opt in")
+    done = w.mlfix_pr()
+    assert done.returncode == 0, done.stderr
+    (created,) = _opened(w)
+    pr_body = str(created["body"])
+    assert "[MLF301](" in pr_body and "**Safety:** unsafe" in pr_body
+    assert "## Suggestions not applied" not in pr_body
+    sha = _fix_commit(w)
+    dockerfile = git(w.bare, "show", f"{sha}:Dockerfile")
+    assert "COPY --from=weights" in dockerfile and "all-MiniLM-L6-v2" in dockerfile
