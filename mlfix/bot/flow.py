@@ -137,17 +137,33 @@ def run(options: Options, environ: Mapping[str, str], say: Callable[[str], None]
         return _deliver(ctx, top, scratch, base)
 
 
+@dataclass
+class Fixed:
+    """The base head's tree after the fixes, in the scratch folder."""
+
+    base_sha: str
+    tree: Path
+    index: Path
+    run: runner.Run
+    fixes: body.Fixes
+    files: list[str]  # written, relative to the repository root
+
+
+def _fixed(ctx: Context, top: Path, scratch: Path, base: str, shallow: bool) -> Fixed:
+    base_sha = ctx.git.fetch(base, depth=1 if shallow else None)
+    tree, index = scratch / "tree", scratch / "index"
+    tree.mkdir()
+    ctx.git.checkout_to(base_sha, tree, index)
+    run = _fix(tree, _relative(ctx.options, top), ctx.options, ctx.say)
+    with _cwd(tree):
+        return Fixed(base_sha, tree, index, run, body.Fixes.of(run), body.changed_files(run, tree))
+
+
 def _deliver(ctx: Context, top: Path, scratch: Path, base: str) -> str:
     options, git, hub = ctx.options, ctx.git, ctx.hub
     shallow = git.shallow()
-    base_sha = git.fetch(base, depth=1 if shallow else None)
-    tree, index = scratch / "tree", scratch / "index"
-    tree.mkdir()
-    git.checkout_to(base_sha, tree, index)
-    fixed = _fix(tree, _relative(options, top), options, ctx.say)
-    with _cwd(tree):
-        fixes = body.Fixes.of(fixed)
-        files = body.changed_files(fixed, tree)
+    done = _fixed(ctx, top, scratch, base, shallow)
+    fixed, fixes, files = done.run, done.fixes, done.files
     head = f"{ctx.env.owner}:{options.branch}"
     pulls = hub.pulls(head)
     open_pr = next((pr for pr in pulls if pr.get("state") == "open"), None)
@@ -176,7 +192,7 @@ def _deliver(ctx: Context, top: Path, scratch: Path, base: str) -> str:
     token = ctx.env.token  # the repository's own text goes into both: never the token
     text = scrub(body.render(fixes, base=base, unsafe_on=unsafe_on), token)
     message = scrub(body.commit_message(fixes), token)
-    commit = git.commit(tree, index, files, base_sha, message, options.author)
+    commit = git.commit(done.tree, done.index, files, done.base_sha, message, options.author)
     same = remote is not None and git.patch_id(remote) == git.patch_id(commit)
     if options.dry_run:
         return _dry_run(ctx, commit, open_pr, text, same)
@@ -204,7 +220,10 @@ def _publish(ctx: Context, open_pr: dict[str, Any] | None, text: str, base: str,
     number = int(open_pr["number"])
     if open_pr.get("title") == body.TITLE and open_pr.get("body") == text and not changed:
         return f"up to date: #{number} already holds these fixes"
-    hub.update_pull(number, title=body.TITLE, body=text)
+    fields = {"title": body.TITLE, "body": text}
+    if (open_pr.get("base") or {}).get("ref") not in (None, base):
+        fields["base"] = base  # --base changed since the PR was opened
+    hub.update_pull(number, **fields)
     if options.labels:
         hub.add_labels(number, list(options.labels))
     return f"updated #{number}: {open_pr.get('html_url') or ''}".rstrip(": ")
