@@ -316,3 +316,14 @@ def test_unsafe_fixes_from_the_config_are_applied_and_said_to_be_unsafe(w: World
     sha = _fix_commit(w)
     dockerfile = git(w.bare, "show", f"{sha}:Dockerfile")
     assert "COPY --from=weights" in dockerfile and "all-MiniLM-L6-v2" in dockerfile
+
+
+def test_the_fingerprint_is_the_fix_set_not_the_surrounding_text() -> None:
+    from mlfix.bot.body import Fixes
+
+    def fixes(context: str, added: str) -> Fixes:
+        diff = f"--- a/x\n+++ b/x\n@@ -1,2 +1,3 @@\n {context}\n+{added}\n"
+        return Fixes(applied=[], suggested=[], diffs={"x": diff})
+
+    assert fixes("FROM a", "data").fingerprint == fixes("FROM b", "data").fingerprint
+    assert fixes("FROM a", "data").fingerprint != fixes("FROM a", "wandb").fingerprint

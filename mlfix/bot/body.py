@@ -65,12 +65,19 @@ class Fixes:
 
     @property
     def fingerprint(self) -> str:
-        """The fix set: each applied fix's rule, file and title, and the files changed."""
+        """The fix set: each applied fix's rule, file and title, and the lines each file
+        gains and loses. Context lines and line numbers are left out, so an unrelated
+        edit elsewhere in a file does not make a declined set of fixes new again."""
         keys = sorted(
             f"{i.finding.code}\0{i.path}\0{i.finding.fix.title if i.finding.fix else ''}"
             for i in self.applied
         )
-        keys += sorted(f"file\0{name}" for name in self.diffs)
+        for name, diff in sorted(self.diffs.items()):
+            changed = [
+                line for line in diff.splitlines()
+                if line[:1] in ("+", "-") and not line.startswith(("+++ ", "--- "))
+            ]  # fmt: skip
+            keys.append("\0".join([f"file {name}", *changed]))
         return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]
 
 
