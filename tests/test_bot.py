@@ -327,3 +327,14 @@ def test_the_fingerprint_is_the_fix_set_not_the_surrounding_text() -> None:
 
     assert fixes("FROM a", "data").fingerprint == fixes("FROM b", "data").fingerprint
     assert fixes("FROM a", "data").fingerprint != fixes("FROM a", "wandb").fingerprint
+
+
+def test_a_path_argument_names_the_checkout_from_anywhere(w: World, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outside = w.mlfix_pr(str(elsewhere), cwd=elsewhere)
+    assert outside.returncode == 2 and outside.stderr.startswith("error: git rev-parse failed:")
+    done = w.mlfix_pr(str(w.checkout), cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("opened #1")
+    assert list(elsewhere.iterdir()) == []
