@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -215,6 +216,10 @@ SETTING = (
 )
 NOT_PERMITTED = "GitHub Actions is not permitted to create or approve pull requests."
 SOON = "1"
+EXISTS = {"resource": "PullRequest", "code": "custom",
+          "message": f"A pull request already exists for acme:{BRANCH}."}  # fmt: skip
+NO_COMMITS = {"resource": "PullRequest", "code": "custom",
+              "message": f"No commits between main and {BRANCH}"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -225,7 +230,10 @@ SOON = "1"
         (("POST", r"/pulls$", 403, "Resource not accessible by integration", {}),
          "permission denied (403"),
         (("GET", r"/repos/acme/demo$", 404, "Not Found", {}), "not found (404)"),
-        (("POST", r"/pulls$", 422, "Validation Failed", {}), "refused the request (422"),
+        (("POST", r"/pulls$", 422, "Validation Failed", {}, [EXISTS]),
+         "refused the request (422 Validation Failed; A pull request already exists for"),
+        (("POST", r"/pulls$", 422, "Validation Failed", {}, [NO_COMMITS]),
+         "refused the request (422 Validation Failed; No commits between main and"),
         (("GET", r"/pulls$", 429, "Too many requests", {"Retry-After": SOON}),
          "rate limit was hit (429)"),
         (("GET", r"/pulls$", 403, "You have exceeded a secondary rate limit.",
@@ -235,15 +243,15 @@ SOON = "1"
         (("GET", r"/pulls$", 0, "", {}), "the connection dropped"),
         (("POST", r"/pulls$", 0, "", {}), "the connection dropped"),
     ],
-    ids=["401", "403-actions", "403", "404", "422", "429", "secondary", "primary", "drop-get",
-         "drop-post"],
+    ids=["401", "403-actions", "403", "404", "422-exists", "422-no-commits", "429",
+         "secondary", "primary", "drop-get", "drop-post"],
 )  # fmt: skip
 def test_api_errors_are_one_line_exit_2_and_leave_everything_as_it_was(
-    w: World, failure: tuple[str, str, int, str, dict[str, str]], expected: str
+    w: World, failure: tuple[Any, ...], expected: str
 ) -> None:
     before = w.state()
-    method, path, status, message, headers = failure
-    w.hub.fail(method, path, status, message, headers)
+    method, path, status, message, headers, *errors = failure
+    w.hub.fail(method, path, status, message, headers, errors=errors[0] if errors else None)
     done = w.mlfix_pr()
     assert done.returncode == 2
     assert done.stdout == ""

@@ -59,6 +59,7 @@ class Failure:
     message: str
     headers: dict[str, str]
     times: int
+    errors: list[dict[str, str]] | None = None
 
 
 @dataclass
@@ -79,9 +80,10 @@ class FakeGitHub:
     # -- test controls ------------------------------------------------------------
 
     def fail(self, method: str, path: str, status: int, message: str = "",
-             headers: dict[str, str] | None = None, times: int = 1_000) -> None:  # fmt: skip
+             headers: dict[str, str] | None = None, times: int = 1_000,
+             errors: list[dict[str, str]] | None = None) -> None:  # fmt: skip
         self.failures.append(
-            Failure(method, re.compile(path), status, message, headers or {}, times)
+            Failure(method, re.compile(path), status, message, headers or {}, times, errors)
         )
 
     def writes(self) -> list[Recorded]:
@@ -271,6 +273,8 @@ def _handler(hub: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 elif failure is not None:
                     status, headers = failure.status, failure.headers
                     payload = {"message": failure.message, "documentation_url": DOCS}
+                    if failure.errors is not None:
+                        payload["errors"] = failure.errors
                 else:
                     status, payload = hub.handle(self.command, path, query, body)
                     headers = {}
