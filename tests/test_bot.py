@@ -346,3 +346,23 @@ def test_a_path_argument_names_the_checkout_from_anywhere(w: World, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("opened #1")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_shallow_checkout_as_actions_checkout_makes_one(w: World) -> None:
+    """actions/checkout fetches one commit: the base and the bot's branch come shallow."""
+    shallow = w.root / "shallow"
+    git(w.root, "clone", "-q", "--depth=1", f"file://{w.bare}", str(shallow))
+    w.checkout = shallow
+    assert git(shallow, "rev-parse", "--is-shallow-repository") == "true"
+    first = w.mlfix_pr()
+    assert first.returncode == 0, first.stderr
+    sha = _fix_commit(w)
+    again = w.mlfix_pr()  # the branch's head and its parent are fetched to compare patches
+    assert again.stdout.startswith("up to date: #1"), again.stdout + again.stderr
+    assert w.remote(BRANCH) == sha
+    w.push_to_main({"wandb/run-1/run.wandb": "x\n"}, "track experiments")
+    before = w.state()
+    updated = w.mlfix_pr()
+    assert updated.stdout.startswith("updated #1"), updated.stdout + updated.stderr
+    assert git(w.bare, "rev-list", f"main..{BRANCH}").split() == [_fix_commit(w)]
+    assert w.state() == before
