@@ -37,8 +37,14 @@ def test_push_over_http_sends_exactly_our_header(
 ) -> None:
     w, server = http_world
     before = w.state()
-    done = w.mlfix_pr(GITHUB_SERVER_URL=server.url)
+    trace = w.root / "git-trace.log"  # every command line git runs, its helpers' included
+    done = w.mlfix_pr(GITHUB_SERVER_URL=server.url, GIT_TRACE=str(trace))
     assert done.returncode == 0, done.stderr
+    traced = trace.read_text()
+    assert "run_command: git remote-http" in traced or "git-remote-http" in traced, traced
+    secret = server.expected.split(" ", 1)[1]  # the header's base64 is the token too
+    for text in (traced, w.shim_log.read_text(), done.stdout, done.stderr):
+        assert TOKEN not in text and secret not in text
     assert done.stdout.startswith("opened #1")
     sha = w.remote(BRANCH)
     assert sha is not None and git(w.bare, "rev-list", f"main..{BRANCH}").split() == [sha]
