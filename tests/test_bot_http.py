@@ -79,5 +79,6 @@ def test_a_rejected_push_is_one_line_and_leaves_nothing(
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith("error: git push failed:")
+    assert "refused the token; it needs contents: write" in line
     assert TOKEN not in line
     assert w.state() == before and w.remote(BRANCH) is None and w.hub.pulls == []

@@ -73,30 +73,31 @@ class Git:
         self.env = base
         self._origin: str | None = None
 
-    def __call__(
-        self,
-        *args: str,
-        input: str | None = None,
-        env: Mapping[str, str] | None = None,
-        check: bool = True,
-    ) -> str:
+    def _run(
+        self, args: Sequence[str], input: str | None, env: Mapping[str, str] | None
+    ) -> subprocess.CompletedProcess[str]:
         full = dict(self.env)
         full.update(env or {})
         try:
-            done = subprocess.run(
+            return subprocess.run(
                 ["git", *args], cwd=self.cwd, env=full, input=input,
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
         except OSError as exc:
             raise BotError(f"cannot run git ({exc.strerror or exc})") from None
-        if check and done.returncode != 0:
-            lines = [line for line in done.stderr.splitlines() if line.strip()]
-            detail = scrub(lines[-1] if lines else f"exit {done.returncode}", *self.secrets)
-            raise BotError(f"git {args[0]} failed: {detail.removeprefix('fatal: ')}")
-        return done.stdout.strip() if check else str(done.returncode)
+
+    def __call__(
+        self, *args: str, input: str | None = None, env: Mapping[str, str] | None = None
+    ) -> str:
+        """git's stdout; a failure is a BotError naming the subcommand and git's reason."""
+        done = self._run(args, input, env)
+        if done.returncode != 0:
+            command = next((a for a in args if not a.startswith("-")), "git")
+            raise BotError(f"git {command} failed: {_reason(done.stderr, self.secrets)}")
+        return done.stdout.strip()
 
     def ok(self, *args: str) -> bool:
-        return self(*args, check=False) == "0"
+        return self._run(args, None, None).returncode == 0
 
     # -- reading -----------------------------------------------------------------
 
@@ -192,4 +193,17 @@ class Git:
         ref = f"refs/heads/{branch}"
         lease = f"--force-with-lease={ref}:{pushed}"
         source = f"{previous}:{ref}" if previous else f":{ref}"
-        self("push", "--quiet", "--no-verify", lease, self.push_url, source, check=False)
+        self._run(["push", "--quiet", "--no-verify", lease, self.push_url, source], None, None)
+
+
+def _reason(stderr: str, secrets: Sequence[str]) -> str:
+    """The line of git's stderr that says why: a rejection or a fatal error, else the last."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    rejected = [line for line in lines if "rejected]" in line]
+    fatal = [line for line in lines if line.startswith("fatal:")]
+    text = (rejected or fatal or lines[-1:] or ["no message"])[0]
+    if "stale info" in text:
+        text += " (the branch changed while mlfix ran; run it again)"
+    elif "could not read Username" in text or "Authentication failed" in text:
+        text += " (the git server refused the token; it needs contents: write)"
+    return scrub(text.removeprefix("fatal: "), *secrets)
