@@ -368,3 +368,24 @@ def test_a_shallow_checkout_as_actions_checkout_makes_one(w: World) -> None:
     assert updated.stdout.startswith("updated #1"), updated.stdout + updated.stderr
     assert git(w.bare, "rev-list", f"main..{BRANCH}").split() == [_fix_commit(w)]
     assert w.state() == before
+
+
+def test_a_push_meanwhile_is_never_overwritten(w: World) -> None:
+    """The force-push is leased on the branch head mlfix read: a person's push in between
+    makes it fail (one line, exit 2) instead of replacing their commit."""
+    assert w.mlfix_pr().returncode == 0
+    work = w.root / "human"
+    git(w.root, "clone", "-q", "-b", BRANCH, f"file://{w.bare}", str(work))
+    (work / "NOTES.md").write_text("reviewed\n")
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "my own change")
+    git(work, "push", "-q", "origin", f"HEAD:refs/heads/{BRANCH}-draft")
+    human = git(work, "rev-parse", "HEAD")
+    w.push_to_main({"wandb/run-1/run.wandb": "x\n"}, "track experiments")
+    race = f"git --git-dir={w.bare} update-ref refs/heads/{BRANCH} {human}"
+    done = w.mlfix_pr(MLFIX_TEST_RACE=race)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: git push failed:") and "stale info" in line
+    assert w.remote(BRANCH) == human
+    assert not w.hub.calls("PATCH", r"/pulls/")

@@ -1,6 +1,7 @@
 """A world for `mlfix pr`: a bare repository as origin, a checkout of it holding the
 seed's three mistakes (fixtures/demo), the fake GitHub API, and a `git` shim on PATH
-that logs the argv of every git process the bot starts.
+that logs the argv of every git process the bot starts (and runs `$MLFIX_TEST_RACE` just
+before the bot's `commit-tree`, so a test can push "meanwhile").
 
 `World.mlfix_pr(...)` runs the real command in a subprocess with GitHub Actions'
 environment; `World.state()` is everything about the checkout that must survive any
@@ -103,6 +104,10 @@ class World:
 
 SHIM = """#!/bin/sh
 printf '%s\\n' "$*" >> "$MLFIX_SHIM_LOG"
+if [ "$1" = "commit-tree" ] && [ -n "$MLFIX_TEST_RACE" ]; then
+    # a test's "meanwhile, somebody pushes": between mlfix reading the branch and pushing it
+    sh -c "$MLFIX_TEST_RACE" >/dev/null 2>&1
+fi
 exec {git} "$@"
 """
 
