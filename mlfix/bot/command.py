@@ -21,7 +21,12 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(
+    epilog="Environment (GitHub Actions' names): GITHUB_REPOSITORY (owner/name), GITHUB_TOKEN, "
+    "GITHUB_API_URL (default https://api.github.com), GITHUB_SERVER_URL (default "
+    "https://github.com). Exit 0: done (opened, updated, closed, up to date, declined, left "
+    "alone); 2: an error, on one line, with the checkout as it was."
+)
 def pr(
     paths: Annotated[
         list[Path] | None,
