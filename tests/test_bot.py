@@ -389,3 +389,16 @@ def test_a_push_meanwhile_is_never_overwritten(w: World) -> None:
     assert line.startswith("error: git push failed:") and "stale info" in line
     assert w.remote(BRANCH) == human
     assert not w.hub.calls("PATCH", r"/pulls/")
+
+
+def test_a_pr_opened_whose_answer_was_lost_is_kept(w: World) -> None:
+    """GitHub opened the PR but the connection dropped before the answer: mlfix finds the
+    PR, keeps the branch (deleting it would close the PR, read as declined next time)."""
+    w.hub.fail("POST", r"/pulls$", -1, times=1)
+    done = w.mlfix_pr("--label", "docker")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("opened #1")
+    assert w.remote(BRANCH) is not None and w.hub.pulls[0]["state"] == "open"
+    assert w.hub.labels[1] == ["docker"]
+    again = w.mlfix_pr()
+    assert again.stdout.startswith("up to date: #1") and len(w.hub.pulls) == 1

@@ -212,7 +212,14 @@ def _publish(ctx: Context, open_pr: dict[str, Any] | None, text: str, base: str,
              changed: bool) -> str:  # fmt: skip
     hub, options = ctx.hub, ctx.options
     if open_pr is None:
-        pr = hub.create_pull(body.TITLE, options.branch, base, text)
+        try:
+            pr = hub.create_pull(body.TITLE, options.branch, base, text)
+        except BotError:
+            # The answer may be lost after GitHub opened the PR; taking the branch back
+            # then would close it, and the next run would read that as declined.
+            pr = _opened_anyway(ctx, text) or {}
+            if not pr:
+                raise
         number = int(pr.get("number") or 0)
         if options.labels:
             hub.add_labels(number, list(options.labels))
@@ -227,6 +234,14 @@ def _publish(ctx: Context, open_pr: dict[str, Any] | None, text: str, base: str,
     if options.labels:
         hub.add_labels(number, list(options.labels))
     return f"updated #{number}: {open_pr.get('html_url') or ''}".rstrip(": ")
+
+
+def _opened_anyway(ctx: Context, text: str) -> dict[str, Any] | None:
+    try:
+        pulls = ctx.hub.pulls(f"{ctx.env.owner}:{ctx.options.branch}")
+    except BotError:
+        return None
+    return next((pr for pr in pulls if pr.get("state") == "open" and pr.get("body") == text), None)
 
 
 def _nothing(ctx: Context, open_pr: dict[str, Any] | None, human: str | None, base: str) -> str:

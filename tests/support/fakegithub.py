@@ -18,7 +18,8 @@ reader of the tests care about:
   configured token answers 401 `Bad credentials`.
 
 `fail(method, path_regex, status, message, headers, times)` makes matching requests
-answer an error (`status=0` drops the connection without a response) `times` times.
+answer an error (`status=0` drops the connection without a response; `status=-1` does
+what was asked, then drops the connection, as when an answer is lost) `times` times.
 The server binds 127.0.0.1 only, answers one request per connection and reads bodies
 of at most 1 MB.
 """
@@ -270,6 +271,9 @@ def _handler(hub: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 if failure is None and auth not in (f"Bearer {hub.token}", f"token {hub.token}"):
                     status, payload, headers = 401, {"message": "Bad credentials",
                                                      "documentation_url": DOCS}, {}  # fmt: skip
+                elif failure is not None and failure.status == -1:  # done, but the answer is lost
+                    hub.handle(self.command, path, query, body)
+                    status, payload, headers = 0, None, {}
                 elif failure is not None:
                     status, headers = failure.status, failure.headers
                     payload = {"message": failure.message, "documentation_url": DOCS}
