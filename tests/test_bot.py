@@ -151,6 +151,11 @@ def test_a_clean_repo_closes_the_stale_pr_and_deletes_the_branch(w: World) -> No
     again = w.mlfix_pr()
     assert again.stdout.strip() == "nothing to fix"
     assert len(w.hub.comments[1]) == 1
+    # the mistakes come back: mlfix closed #1 itself, so it is not a declined set of fixes
+    git(w.checkout, "revert", "--no-edit", "HEAD")
+    git(w.checkout, "push", "-q", "origin", "main")
+    back = w.mlfix_pr()
+    assert back.stdout.startswith("opened #2"), back.stdout + back.stderr
 
 
 def test_a_human_commit_on_the_branch_stops_updates_with_one_comment(w: World) -> None:

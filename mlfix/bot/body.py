@@ -27,6 +27,7 @@ TITLE = "Speed up the Docker build (mlfix)"
 DOCS_URL = "https://github.com/mlfix/mlfix/blob/v{version}/docs/rules/{code}.md"
 MAX_BODY = 60_000  # GitHub refuses bodies over 65536 characters
 FINGERPRINT = re.compile(r"<!-- mlfix:fingerprint=([0-9a-f]{16}) -->")
+CLOSED_BY_MLFIX = "<!-- mlfix: closed by mlfix, nothing left to fix -->"
 SAFETY = {
     Applicability.SAFE: "safe: the image keeps the same files and packages",
     Applicability.UNSAFE: "unsafe (applied because unsafe fixes are on): what the app sees "

@@ -255,7 +255,10 @@ def _nothing(ctx: Context, open_pr: dict[str, Any] | None, human: str | None, ba
     if ctx.options.dry_run:
         return f"would close #{number} and delete {ctx.options.branch}: nothing left to fix"
     ctx.hub.comment(number, NOTHING_LEFT.format(base=base))
-    ctx.hub.update_pull(number, state="closed")
+    # Closed by mlfix, not declined by a person: the fingerprint goes, so the same fixes
+    # are offered again if they are ever needed again.
+    kept = body.FINGERPRINT.sub(body.CLOSED_BY_MLFIX, str(open_pr.get("body") or ""))
+    ctx.hub.update_pull(number, state="closed", body=kept)
     ctx.hub.delete_branch(ctx.options.branch)
     return f"closed #{number}: nothing left to fix; deleted {ctx.options.branch}"
 
