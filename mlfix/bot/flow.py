@@ -172,7 +172,7 @@ def _deliver(ctx: Context, top: Path, scratch: Path, base: str) -> str:
     if not files and fixed.report.failed:  # not "nothing to fix": never close a PR on it
         raise BotError(f"mlfix could not check {base}: {fixed.errors[0].removeprefix('error: ')}")
     if not files:
-        return _nothing(ctx, open_pr, human, base)
+        return _nothing(ctx, open_pr, human, base, branch_exists=remote is not None)
     if human is not None:
         if open_pr is not None and not options.dry_run:
             _comment_once(ctx, int(open_pr["number"]), HUMAN, HUMAN_NOTE.format(who=human))
@@ -244,7 +244,8 @@ def _opened_anyway(ctx: Context, text: str) -> dict[str, Any] | None:
     return next((pr for pr in pulls if pr.get("state") == "open" and pr.get("body") == text), None)
 
 
-def _nothing(ctx: Context, open_pr: dict[str, Any] | None, human: str | None, base: str) -> str:
+def _nothing(ctx: Context, open_pr: dict[str, Any] | None, human: str | None, base: str, *,
+             branch_exists: bool) -> str:  # fmt: skip
     if open_pr is None:
         return "nothing to fix"
     number = int(open_pr["number"])
@@ -259,6 +260,8 @@ def _nothing(ctx: Context, open_pr: dict[str, Any] | None, human: str | None, ba
     # are offered again if they are ever needed again.
     kept = body.FINGERPRINT.sub(body.CLOSED_BY_MLFIX, str(open_pr.get("body") or ""))
     ctx.hub.update_pull(number, state="closed", body=kept)
+    if not branch_exists:
+        return f"closed #{number}: nothing left to fix"
     ctx.hub.delete_branch(ctx.options.branch)
     return f"closed #{number}: nothing left to fix; deleted {ctx.options.branch}"
 
