@@ -312,12 +312,13 @@ def test_a_dockerfile_mlfix_cannot_read_is_an_error_not_a_reason_to_close(w: Wor
 
 def test_the_token_in_the_repository_itself_is_blanked_in_the_pr(w: World) -> None:
     dockerfile = (w.checkout / "Dockerfile").read_text()
-    leaked = dockerfile.replace("COPY . .", f"# deploy key {TOKEN}\nCOPY . .")
+    hf = "hf_" + "A1b2C3d4" * 5
+    leaked = dockerfile.replace("COPY . .", f"# deploy key {TOKEN} {hf}\nCOPY . .")
     w.push_to_main({"Dockerfile": leaked}, "oops")
     done = w.mlfix_pr()
     assert done.returncode == 0, done.stderr
     (created,) = _opened(w)
-    assert "# deploy key ***" in str(created["body"])  # the diff's context line, blanked
+    assert "# deploy key *** hf_****" in str(created["body"])  # the diff's context, blanked
 
 
 def test_unsafe_fixes_from_the_config_are_applied_and_said_to_be_unsafe(w: World) -> None:

@@ -23,6 +23,7 @@ from mlfix.bot.git import Git, Identity, auth_env
 from mlfix.bot.github import GitHub
 from mlfix.bot.settings import Environment, Options
 from mlfix.config import Overrides, Resolver
+from mlfix.redact import redact
 from mlfix.report.outcome import Mode
 
 HUMAN = "<!-- mlfix:human-commit -->"
@@ -189,9 +190,9 @@ def _deliver(ctx: Context, top: Path, scratch: Path, base: str) -> str:
             "not reopened (pass --force to open it again)"
         )
     unsafe_on = any(fixed.unsafe_by_dockerfile().values())
-    token = ctx.env.token  # the repository's own text goes into both: never the token
-    text = scrub(body.render(fixes, base=base, unsafe_on=unsafe_on), token)
-    message = scrub(body.commit_message(fixes), token)
+    token = ctx.env.token  # the repository's own text goes into both: no token of any kind
+    text = redact(scrub(body.render(fixes, base=base, unsafe_on=unsafe_on), token))
+    message = redact(scrub(body.commit_message(fixes), token))
     commit = git.commit(done.tree, done.index, files, done.base_sha, message, options.author)
     same = remote is not None and git.patch_id(remote) == git.patch_id(commit)
     if options.dry_run:
