@@ -1,7 +1,8 @@
 """The pipeline: load a target, gather facts, run rules, apply fixes to fixpoint.
 
-Callable as a library (`run_target`, `run`): the CLI, the pre-commit hook, the bot
-and `verify` all go through here. Nothing in this module writes files.
+Callable as a library for one target (`run_target`); `mlfix.runner.run` runs many
+and owns the Report, and the CLI, stdin, the pre-commit hook and `mlfix pr` all go
+through it to here. Nothing in this module writes files.
 """
 
 from __future__ import annotations
