@@ -4,7 +4,8 @@ A token written in a Dockerfile is already a leak, but mlfix must not make it a 
 one: findings quote instruction text (`--output-format full` showed an `ARG` default six
 times), diffs carry the removed lines, and CI logs keep both. The runner's two writers
 (`runner.out`, `runner.err`), the step summary and the bot's PR body and commit message
-call `redact`, so every format is covered in one place. The one exception is the fixed file itself in stdin mode: it is the user's file.
+call `redact`, so every format is covered in one place. The one exception is the fixed
+file itself in stdin mode: it is the user's file.
 """
 
 from __future__ import annotations
