@@ -9,20 +9,31 @@ What each property proves, for every generated input:
   boundaries as mlfix's model; bytes outside the edited instructions are identical
   (comments, directives, other instructions, CRLF, BOM, tabs); hadolint finds nothing
   new; a second run changes nothing.
-- `test_hostile_inputs_never_traceback`: mutated Dockerfiles (bare instructions, junk
-  lines, truncation, unterminated heredocs, random text) give exit 0/1/2, an exit 2
-  says why in `error:` lines and leaves every file as it was.
-- `test_inputs_buildkit_rejects_exit_2` (xfail until the dockerfile helper lands it).
+- `test_hostile_inputs_never_traceback`: mutated Dockerfiles (empty, comments only, cut
+  at a line end, junk lines and unterminated heredocs inserted) give exit 0/1/2, an
+  exit 2 says why in `error:` lines and leaves every file as it was; json stays valid
+  Unicode. `test_hostile_text_never_tracebacks` is the same with random text, mid-line
+  cuts and the shapes dockerfile-parse raises on (xfail until the dockerfile helper's fix).
+- `test_inputs_buildkit_rejects_exit_2`: whatever BuildKit's parser rejects, mlfix
+  rejects with exit 2 and writes nothing (xfail until the dockerfile helper's fix).
 - `test_generated_download_line_runs_exactly_one_hf` (the injection property): an
   arbitrary string in a model field either never reaches the Dockerfile or reaches it
   as exactly one argument of exactly one `hf` process, run by `sh` with a stub `hf`.
 
 Shapes issue #13 lists as broken (fuzz_strategies.KNOWN_BROKEN) are left out of the
-generators here and pinned by the xfail-strict reproductions in tests/test_hostile_known.py;
-`MLFIX_FUZZ_FEATURES=all` generates them too (expect failures until they are fixed).
+generators here and pinned by the xfail-strict minimal reproductions of
+`test_known_broken_shape`; `MLFIX_FUZZ_FEATURES=all` generates them too (expect failures
+until they are fixed). The xfail-strict properties (`test_hostile_text_never_tracebacks`,
+`test_inputs_buildkit_rejects_exit_2`, the injection property) each carry an explicit
+failing example, so they flip once the owner's fix makes that example and the
+generated ones pass.
 
-Runs: the `ci` profile (default, deterministic, 100 examples per property) and
-`HYPOTHESIS_PROFILE=long` (2000 examples per property, random seeds).
+Runs (profiles in tests/conftest.py): `ci`, the default, deterministic (derandomize),
+100 examples per property, no deadline:
+    python -m pytest tests/test_fuzz.py
+and the long run, 2000 examples per property with fresh random seeds each time:
+    HYPOTHESIS_PROFILE=long python -m pytest tests/test_fuzz.py
+    HYPOTHESIS_PROFILE=long MLFIX_FUZZ_FEATURES=all python -m pytest tests/test_fuzz.py
 """
 
 from __future__ import annotations
