@@ -312,7 +312,7 @@ def _fifo(path: Path) -> Path:
 def test_fifo_requirements_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     _fifo(root / "requirements.txt")
-    run = mlfix("--write", root, timeout=20)
+    run = mlfix("--write", root, timeout=15)
     assert_clean_run(run)
     assert "requirements.txt" in run.stderr, "say what was skipped"
 
@@ -321,7 +321,7 @@ def test_fifo_requirements_does_not_hang(tmp_path: Path) -> None:
 def test_fifo_python_source_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     _fifo(root / "app.py")
-    run = mlfix(root, timeout=20)
+    run = mlfix(root, timeout=15)
     assert_clean_run(run)
     assert "app.py" in run.stderr, "say what was skipped"
 
@@ -329,14 +329,14 @@ def test_fifo_python_source_does_not_hang(tmp_path: Path) -> None:
 def test_fifo_script_a_run_names_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", DOCKERFILE.replace(b"RUN pip", b"RUN ./setup.sh && pip"))
     _fifo(root / "setup.sh")
-    run = mlfix("--write", root, timeout=20)
+    run = mlfix("--write", root, timeout=15)
     assert_clean_run(run)
 
 
 def test_fifo_dockerfile_named_on_the_command_line_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     fifo = _fifo(root / "Dockerfile")
-    run = mlfix(fifo, timeout=20)
+    run = mlfix(fifo, timeout=15)
     assert_one_error_run(run, mentions="Dockerfile")
 
 
@@ -344,7 +344,7 @@ def test_fifo_dockerfile_found_by_discovery_does_not_hang(tmp_path: Path) -> Non
     root = make_project(tmp_path / "p")
     (root / "sub").mkdir()
     _fifo(root / "sub" / "Dockerfile")
-    run = mlfix(root, timeout=20)
+    run = mlfix(root, timeout=15)
     assert_clean_run(run)
     assert "sub/Dockerfile" in run.stderr, "say what was skipped"
 
@@ -352,7 +352,7 @@ def test_fifo_dockerfile_found_by_discovery_does_not_hang(tmp_path: Path) -> Non
 def test_fifo_compose_file_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     _fifo(root / "compose.yaml")
-    run = mlfix(root, timeout=20)
+    run = mlfix(root, timeout=15)
     assert_clean_run(run)
     assert "compose.yaml" in run.stderr, "say what was skipped"
 
@@ -361,7 +361,7 @@ def test_fifo_gitignore_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     (root / ".git").mkdir()
     _fifo(root / ".gitignore")
-    run = mlfix(root, timeout=20)
+    run = mlfix(root, timeout=15)
     assert_clean_run(run)
 
 
@@ -371,7 +371,7 @@ def test_fifo_gitignore_does_not_hang(tmp_path: Path) -> None:
 def test_fifo_dockerignore_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     _fifo(root / ".dockerignore")
-    run = mlfix(root, timeout=20)
+    run = mlfix(root, timeout=15)
     assert_clean_run(run)
     assert ".dockerignore" in run.stderr, "say what was skipped"
 
