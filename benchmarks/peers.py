@@ -210,6 +210,7 @@ class Result:
     origin: str
     text: str
     input_rejected: str | None = None  # what BuildKit's parser says of the input
+    frontend_rejects: str | None = None  # what its frontend would say though the parser accepts
     crash: str | None = None  # exception type and where, for a traceback
     hang: bool = False
     exit2: list[str] = field(default_factory=list)
@@ -237,6 +238,33 @@ def _context_files(text: str) -> dict[str, bytes]:
     return files
 
 
+def frontend_rejection(text: str) -> str | None:
+    """What BuildKit's frontend refuses after its parser accepted the file.
+
+    The `dockerfile` package wraps the parser only; the frontend then rejects unknown
+    instructions, a file with no FROM and any instruction but ARG before the first FROM.
+    """
+    import dockerfile
+
+    from tests.hostile import _valid_unicode
+
+    try:
+        commands = dockerfile.parse_string(_valid_unicode(text))
+    except dockerfile.GoParseError:
+        return None
+    for command in commands:
+        if command.cmd.upper() not in KEYWORDS:
+            return f"unknown instruction: {command.cmd}"
+    if not any(c.cmd.upper() == "FROM" for c in commands):
+        return "no FROM instruction"
+    for command in commands:
+        if command.cmd.upper() == "FROM":
+            break
+        if command.cmd.upper() != "ARG":
+            return f"{command.cmd.upper()} before the first FROM"
+    return None
+
+
 def _where(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/mlfix/" in f.filename]
     last = frames[-1] if frames else None
@@ -260,6 +288,7 @@ def run_case(case: Case) -> Result:
 
     result = Result(case.source, case.origin, case.text)
     result.input_rejected = buildkit_error(case.text)
+    result.frontend_rejects = frontend_rejection(case.text)
     with tempfile.TemporaryDirectory(prefix="mlfix-peers-") as tmp:
         root = Path(tmp) / "ctx"
         root.mkdir()
@@ -313,19 +342,24 @@ def reason(line: str) -> str:
     return text[:110]
 
 
+def _rejected(r: Result) -> bool:
+    return r.input_rejected is not None or r.frontend_rejects is not None
+
+
 def _accepted_rejected(r: Result) -> bool:
-    return not r.exit2 and r.input_rejected is not None and r.crash is None and not r.hang
+    return not r.exit2 and _rejected(r) and r.crash is None and not r.hang
 
 
 def table(results: list[Result]) -> str:
     sources = ["buildkit", "hadolint", "dockerfile-parse"]
     rows = [
         ("Dockerfiles", lambda r: True),
-        ("BuildKit rejects the input", lambda r: r.input_rejected is not None),
+        ("BuildKit's parser rejects the input", lambda r: r.input_rejected is not None),
+        ("  its frontend rejects what the parser took", lambda r: r.frontend_rejects is not None),
         ("crashes (tracebacks)", lambda r: r.crash is not None),
         ("hangs", lambda r: r.hang),
         ("exit 2", lambda r: bool(r.exit2)),
-        ("  exit 2 where BuildKit accepts", lambda r: bool(r.exit2) and not r.input_rejected),
+        ("  exit 2 where BuildKit builds", lambda r: bool(r.exit2) and not _rejected(r)),
         ("  exit 0/1 where BuildKit rejects", _accepted_rejected),
         ("rewrites (--write --unsafe-fixes)", lambda r: r.rewritten),
         ("output parse failures (BuildKit)", lambda r: r.output_parse_failure is not None),
@@ -353,7 +387,7 @@ def classes(results: list[Result]) -> str:
         if r.hang:
             groups["hang"].append(r)
         for line in r.exit2[:1]:
-            accepted = "BuildKit accepts" if not r.input_rejected else "BuildKit rejects too"
+            accepted = "BuildKit builds it" if not _rejected(r) else "BuildKit rejects too"
             groups[f"exit 2 ({accepted}): {reason(line)}"].append(r)
         if r.output_parse_failure:
             groups[f"output rejected by BuildKit: {reason(r.output_parse_failure)}"].append(r)
@@ -363,8 +397,9 @@ def classes(results: list[Result]) -> str:
             groups[f"new hadolint finding {code}"].append(r)
         if r.second_run_changes:
             groups["second run changes the output"].append(r)
-        if _accepted_rejected(r) and r.input_rejected:
-            groups[f"accepted, BuildKit rejects: {reason(r.input_rejected)}"].append(r)
+        if _accepted_rejected(r):
+            said = r.input_rejected or r.frontend_rejects or ""
+            groups[f"accepted, BuildKit rejects: {reason(said)}"].append(r)
     for name, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         by_source = Counter(m.source for m in members)
         example = smallest(members)
@@ -384,7 +419,14 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--json", type=Path, help="write every result here")
     parser.add_argument("--only", choices=["buildkit", "hadolint", "dockerfile-parse"])
+    parser.add_argument("--from-json", type=Path, help="re-render results a run wrote")
     args = parser.parse_args()
+    if args.from_json:
+        loaded = [Result(**r) for r in json.loads(args.from_json.read_text())]
+        for r in loaded:
+            r.frontend_rejects = frontend_rejection(r.text)
+        print(table(loaded) + "\n\n" + classes(loaded))
+        return 0
     peers = args.peers.resolve()
     if ROOT in (peers, *peers.parents):
         parser.error("PEERS_DIR must be outside the project")
