@@ -241,6 +241,19 @@ def comment_problems(before: str, after: str) -> list[str]:
     return [f"text added inside a shell comment: #{tail}" for tail in _comment_tails(after) - old]
 
 
+NEEDS_ARGUMENTS = {"FROM", "RUN", "COPY", "ADD", "WORKDIR", "USER", "ENV", "ARG", "LABEL", "EXPOSE"}
+
+
+def empty_instructions(text: str) -> int:
+    """Instructions with no arguments that must have some: BuildKit's frontend refuses them
+    (its parser does not)."""
+    return sum(
+        1
+        for c in dockerfile.parse_string(_valid_unicode(text))
+        if c.cmd.upper() in NEEDS_ARGUMENTS and not "".join(c.value).strip() and not c.heredocs
+    )
+
+
 def hadolint(text: str) -> dict[str, int]:
     """hadolint's finding codes for a Dockerfile text (its exact bytes), counted."""
     binary = shutil.which("hadolint")

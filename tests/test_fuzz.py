@@ -72,6 +72,7 @@ from hostile import (
     buildkit,
     buildkit_error,
     comment_problems,
+    empty_instructions,
     invoke,
     lone_surrogates,
     new_hadolint_findings,
@@ -135,6 +136,9 @@ def check_pipeline(data: bytes, files: dict[str, bytes]) -> None:
         problem = buildkit_error(after)
         assert problem is None, f"BuildKit rejects the output: {problem}"
         assert ours(after) == buildkit(after), "mlfix's boundaries differ from BuildKit's"
+        assert empty_instructions(after) <= empty_instructions(text), (
+            "an instruction lost its words"
+        )
         assert untouched_bytes_problems(text, after) == []
         assert comment_problems(text, after) == []
         assert new_hadolint_findings(text, after) == {}
