@@ -33,6 +33,7 @@ from ruamel.yaml.error import YAMLError
 from mlfix import build_context
 from mlfix.errors import MlfixError
 from mlfix.facts import Target
+from mlfix.regular import not_regular, read_regular
 
 DOCKERFILE = re.compile(
     r"^(?:(?:Dockerfile|dockerfile|Containerfile|containerfile)(?:\.[^/]+)?"
@@ -105,6 +106,13 @@ def display(path: Path) -> str:
         return str(path)
 
 
+def _is_venv(path: Path) -> bool:
+    try:
+        return (path / "pyvenv.cfg").exists()
+    except OSError:  # an unreadable directory: the walk reports it when it lists it
+        return False
+
+
 def _norm(path: Path) -> Path:
     return Path(os.path.normpath(path))
 
@@ -121,16 +129,22 @@ class Discovery:
 class GitIgnore:
     """`.gitignore` files from the repository root down, read once per directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, warnings: list[str] | None = None) -> None:
         self._specs: dict[Path, GitIgnoreSpec | None] = {}
+        self.warnings = warnings if warnings is not None else []
 
     def _spec(self, directory: Path) -> GitIgnoreSpec | None:
         if directory not in self._specs:
             lines: list[str] = []
             for name in (".gitignore", ".git/info/exclude"):
+                path = directory / name
+                if not os.path.lexists(path):
+                    continue
                 try:
-                    lines += (directory / name).read_text(errors="replace").splitlines()
-                except OSError:
+                    lines += read_regular(path).decode("utf-8", "replace").splitlines()
+                except MlfixError as exc:
+                    if not_regular(path) or "larger" in exc.message:
+                        self.warnings.append(str(exc))
                     continue
             self._specs[directory] = GitIgnoreSpec.from_lines(lines) if lines else None
         return self._specs[directory]
@@ -189,9 +203,7 @@ def compose_targets(path: Path) -> Compose:
     """
     yaml = YAML(typ="rt")
     try:
-        data: Any = yaml.load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MlfixError(path, f"cannot be read ({exc.strerror or exc})") from None
+        data: Any = yaml.load(read_regular(path).decode("utf-8"))
     except (YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MlfixError(path, f"invalid YAML ({first})") from None
@@ -293,6 +305,14 @@ def _is_file(entry: os.DirEntry[str]) -> bool:
         return True
 
 
+def _is_special(entry: os.DirEntry[str]) -> bool:
+    """A FIFO, socket or device: never read, but named in an error when it is wanted."""
+    try:
+        return not entry.is_dir() and not entry.is_file()
+    except OSError:
+        return False
+
+
 def services_building(dockerfile: Path) -> list[Target]:
     """Compose services above a Dockerfile named on its own that build it.
 
@@ -321,8 +341,8 @@ def stdin_target(dockerfile: Path, name: str) -> Target:
 class Walker:
     def __init__(self, excluded: Excluded, respect_gitignore: bool) -> None:
         self.excluded = excluded
-        self.gitignore = GitIgnore() if respect_gitignore else None
         self.result = Discovery()
+        self.gitignore = GitIgnore(self.result.warnings) if respect_gitignore else None
 
     def skip(self, path: Path, is_dir: bool) -> bool:
         if self.excluded(path, is_dir):
@@ -348,18 +368,23 @@ class Walker:
             for entry in entries:
                 path = directory / entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    if entry.name in NEVER_ENTER or (path / "pyvenv.cfg").exists():
+                    if entry.name in NEVER_ENTER or _is_venv(path):
                         continue
                     if not self.skip(path, True):
                         subdirs.append(path)
-                elif _is_file(entry):
+                elif _is_file(entry) or _is_special(entry):
                     wanted = (
                         is_dockerfile_name(entry.name)
                         or is_compose_name(entry.name)
                         or (may_be_dockerfile(entry.name) and reads_as_dockerfile(path))
                     )
-                    if wanted and not self.skip(path, False):
-                        (composes if is_compose_name(entry.name) else dockerfiles).append(path)
+                    if not wanted or self.skip(path, False):
+                        continue
+                    why = not_regular(path)
+                    if why is not None:
+                        self.result.errors.append(MlfixError(path, why))
+                        continue
+                    (composes if is_compose_name(entry.name) else dockerfiles).append(path)
             stack.extend(reversed(subdirs))
         return dockerfiles, composes
 
@@ -404,9 +429,10 @@ def discover(
             result.skipped.append(path)
             continue
         if path.is_dir():
-            skipped_before = len(result.skipped)
+            before = (len(result.skipped), len(result.errors))
             dockerfiles, composes = walker.walk(path)
-            if not dockerfiles and not composes and len(result.skipped) == skipped_before:
+            said = (len(result.skipped), len(result.errors)) != before  # skipped or unreadable
+            if not dockerfiles and not composes and not said:
                 result.errors.append(MlfixError(path, "no Dockerfile found under this directory"))
             plain.extend(dockerfiles)
             roots.update((found, path.absolute()) for found in dockerfiles)
@@ -415,6 +441,10 @@ def discover(
             continue
         if excluded(path, False):
             result.skipped.append(path)
+            continue
+        why = not_regular(path)
+        if why is not None:
+            result.errors.append(MlfixError(path, why))
             continue
         if is_compose_name(path.name):
             services.extend(walker.compose(path))

@@ -7,10 +7,12 @@ a row/column for an edit or a per-fix diff can be rendered for stdin input too.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlfix.discover import display
 from mlfix.dockerfile import edit as edits
@@ -70,6 +72,26 @@ class Item:
             name = self.names.get(path, display(path))
             out.append(unified_diff(old, new, name))
         return "".join(out)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(value: Any) -> Any:
+    """The same JSON-like value with every lone surrogate replaced by U+FFFD.
+
+    Names and texts are decoded with `surrogateescape`, so a byte that is not UTF-8 (a
+    directory called `caf\\xe9`) travels as a lone surrogate. JSON and SARIF must be valid
+    Unicode for their readers, so those bytes are shown as U+FFFD there (SARIF URIs keep
+    the exact bytes, %-encoded).
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [valid_unicode(item) for item in value]
+    return value
 
 
 def position(text: str | None, offset: int) -> tuple[int, int]:

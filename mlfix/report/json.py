@@ -2,7 +2,8 @@
 
 A list of objects shaped like ruff's JSON output. Each edit carries both row/column
 positions (1-based, columns in code points) and the `start`/`end` offsets into the
-decoded text it was computed against, so tools can apply it either way.
+decoded text it was computed against, so tools can apply it either way. The output is
+valid Unicode: a byte of a name or text that is not UTF-8 shows as U+FFFD.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from mlfix.engine import TargetResult
 from mlfix.model import Finding
-from mlfix.report.common import Item, Stat, items, position
+from mlfix.report.common import Item, Stat, items, position, valid_unicode
 
 
 def _end(item: Item) -> dict[str, int]:
@@ -74,7 +75,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 
 
 def dumps(found: Sequence[Item], names: dict[str, str] | None = None) -> str:
-    return json.dumps([item_dict(item, names) for item in found], indent=2) + "\n"
+    return json.dumps(valid_unicode([item_dict(item, names) for item in found]), indent=2) + "\n"
 
 
 def statistics(stats: Sequence[Stat]) -> str:

@@ -5,12 +5,15 @@ their documentation page as `help`); every result carries its location, its
 properties (applicability, notes, what the fix saves, compose service) and, when
 it has edits, a `fixes[]` entry whose replacements use line/column regions
 (columns counted in Unicode code points, as `columnKind` says). Paths are
-relative to the working directory, with `%SRCROOT%` as their base.
+relative to the working directory, with `%SRCROOT%` as their base; a URI %-encodes the
+name's own bytes, so a directory name that is not UTF-8 survives exactly, and every text
+is valid Unicode (such bytes show as U+FFFD).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from types import ModuleType
@@ -20,16 +23,17 @@ from urllib.parse import quote
 from mlfix import __version__
 from mlfix.docs import page
 from mlfix.model import Edit
-from mlfix.report.common import Item, position
+from mlfix.report.common import Item, position, valid_unicode
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 def _location(path: str) -> dict[str, Any]:
     posix = path.replace("\\", "/")
+    uri = quote(os.fsencode(posix))  # the name's own bytes, even when they are not UTF-8
     if PurePosixPath(posix).is_absolute():
-        return {"uri": "file://" + quote(posix)}
-    return {"uri": quote(posix), "uriBaseId": "%SRCROOT%"}
+        return {"uri": "file://" + uri}
+    return {"uri": uri, "uriBaseId": "%SRCROOT%"}
 
 
 def _first_paragraph(doc: str, heading: str) -> str:
@@ -159,4 +163,4 @@ def log(found: Sequence[Item], rules: Mapping[str, ModuleType]) -> dict[str, Any
 
 
 def dumps(found: Sequence[Item], rules: Mapping[str, ModuleType]) -> str:
-    return json.dumps(log(found, rules), indent=2) + "\n"
+    return json.dumps(valid_unicode(log(found, rules)), indent=2) + "\n"
