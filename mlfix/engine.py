@@ -8,6 +8,7 @@ through it to here. Nothing in this module writes files.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from mlfix.dockerfile.model import DockerfileModel, parse
 from mlfix.errors import MlfixError
 from mlfix.facts import Facts, Target
 from mlfix.model import Applicability, Edit, Finding
+from mlfix.regular import not_regular
 from mlfix.rules import RULES, check_of
 from mlfix.rules import mlf001_unused_suppression as unused_rule
 from mlfix.textio import read_text
@@ -47,6 +49,11 @@ class Documents:
 
     def text(self, path: Path) -> str | None:
         if path not in self._texts:
+            # A FIFO or device where a document belongs would block or never end, and
+            # BuildKit could not read it either: one error, not a silent "absent".
+            why = not_regular(path) if os.path.lexists(path) else None
+            if why is not None:
+                raise MlfixError(path, why.removesuffix("; skipped"))
             loaded = read_text(path) if path.is_file() else None
             self._texts[path] = loaded
             self._originals[path] = loaded
