@@ -9,7 +9,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from mlfix.scan.refs import ModelRef, RefKind
-from mlfix.weights import cache, includes, shell, validate, versions
+from mlfix.weights import cache, includes, validate, versions
 from mlfix.weights.compose import add_volume
 
 
@@ -124,15 +124,6 @@ def test_hub_cache_precedence() -> None:
 
 
 # -- shell spans -------------------------------------------------------------------------
-
-
-def test_words_keep_their_offsets_across_continuations() -> None:
-    text = 'RUN a && \\\n    hf download "org/m" \\\n    # a comment\n    --include *.json\n'
-    found = shell.commands(text, 0, len(text))
-    assert [w.value for w in found[1].words] == ["hf", "download", "org/m", "--include", "*.json"]
-    repo = found[1].words[2]
-    assert text[repo.start : repo.end] == '"org/m"'
-    assert found[0].operator == "&&"
 
 
 def test_word_is_bare_only_when_inert_and_single_quoted_otherwise() -> None:

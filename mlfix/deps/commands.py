@@ -1,19 +1,18 @@
 """What a `RUN` command installs, read from its shell text without running it.
 
-A `RUN` is split at top-level `&&`, `||`, `;` and `|` (quotes, `$(...)` and
-backslash escapes respected), and each part is classified: a pip, poetry, uv,
-pipenv or conda install, a system package install, or something else. The split
-keeps offsets into the raw instruction text so a chained install can be cut out of
-its `RUN` with the rest of the line left as the user wrote it.
+A `RUN` is split into commands by `mlfix.dockerfile.shell.segments` (which keeps offsets
+into the raw instruction text, so a chained install can be cut out of its `RUN` with the
+rest of the line left as the user wrote it), and each part is classified here: a pip,
+poetry, uv, pipenv or conda install, a system package install, or something else.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 
-OPERATORS = ("&&", "||", ";", "|")
+from mlfix.dockerfile import shell
+
 PIP_VALUE_OPTIONS = frozenset(
     {
         "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "-t", "--target",
@@ -27,16 +26,6 @@ PIP_VALUE_OPTIONS = frozenset(
 )  # fmt: skip
 SYSTEM_MANAGERS = frozenset({"apt-get", "apt", "apk", "dnf", "yum", "microdnf", "zypper"})
 CONDA_TOOLS = frozenset({"conda", "mamba", "micromamba"})
-
-
-@dataclass(frozen=True)
-class Segment:
-    """One command of a shell line; `start`/`end` index the text it was split from."""
-
-    text: str
-    start: int
-    end: int
-    operator_before: str | None
 
 
 @dataclass(frozen=True)
@@ -59,60 +48,8 @@ class InstallCommand:
     options: tuple[str, ...] = field(default=())
 
 
-def split_commands(text: str) -> list[Segment]:
-    segments: list[Segment] = []
-    depth = 0
-    quote: str | None = None
-    start = 0
-    operator: str | None = None
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote == "'":
-            if char == "'":
-                quote = None
-            index += 1
-            continue
-        if char == "\\":
-            index += 2
-            continue
-        if quote == '"':
-            if char == '"':
-                quote = None
-            elif text.startswith("$(", index):
-                depth += 1
-                index += 1
-            index += 1
-            continue
-        if char in "'\"":
-            quote = char
-        elif text.startswith("$(", index) or char == "(":
-            depth += 1
-            index += 1 if char == "$" else 0
-        elif char == ")" and depth > 0:
-            depth -= 1
-        elif depth == 0:
-            for op in OPERATORS:
-                if text.startswith(op, index):
-                    segments.append(Segment(text[start:index], start, index, operator))
-                    operator = op
-                    index += len(op)
-                    start = index
-                    break
-            else:
-                index += 1
-                continue
-            continue
-        index += 1
-    segments.append(Segment(text[start:], start, len(text), operator))
-    return [s for s in segments if s.text.strip() or s.operator_before is not None]
-
-
-def _words(text: str) -> list[str] | None:
-    try:
-        return shlex.split(text, comments=False, posix=True)
-    except ValueError:
-        return None
+def _words(text: str) -> list[str]:
+    return [w.value for w in shell.words(text) if w.redirect is None]
 
 
 def _strip_prefix(words: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlfix.context.dockerignore import DirAction, DockerIgnore, find_ignore_file
-from mlfix.deps.commands import InstallCommand, Segment, classify, split_commands
+from mlfix.deps.commands import InstallCommand, classify
 from mlfix.deps.manifests import (
     Pyproject,
     parse_environment,
@@ -27,6 +27,7 @@ from mlfix.deps.manifests import (
     parse_requirements,
 )
 from mlfix.dockerfile.model import DockerfileModel, Instruction, parse
+from mlfix.dockerfile.shell import Segment, segments
 from mlfix.dockerfile.state import CopyPlan, Effective, container_path, copy_plan, effective
 from mlfix.errors import MlfixError
 from mlfix.textio import decode
@@ -277,7 +278,7 @@ class _Resolver:
 def _segments_of(model: DockerfileModel, instruction: Instruction) -> tuple[int, list[Segment]]:
     raw = model.text[instruction.start : instruction.end]
     offset = command_offset(model, instruction)
-    return offset, split_commands(raw[offset:])
+    return offset, segments(raw[offset:], model.escape)
 
 
 def gather(model: DockerfileModel, context: Context) -> DependencyFacts:

@@ -16,9 +16,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mlfix.deps import shell
-from mlfix.deps.commands import split_commands
 from mlfix.deps.facts import DependencyFacts, command_offset, logical
+from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.dockerfile.state import expand
 
@@ -56,7 +55,7 @@ def _created_users(model: DockerfileModel, before: int) -> list[CreatedUser]:
             continue
         raw = model.text[instruction.start : instruction.end]
         body = raw[command_offset(model, instruction) :]
-        for segment in split_commands(body):
+        for segment in shell.segments(body, model.escape):
             words = [w.value for w in shell.words(segment.text, model.escape)]
             words = [expand(w, instruction.env) for w in words]
             created = _parse_useradd(words)
@@ -252,7 +251,7 @@ def removed_later(path: str | None, tool: str, later: list[str]) -> bool:
 def segment_texts(model: DockerfileModel, instruction: Instruction) -> list[str]:
     raw = model.text[instruction.start : instruction.end]
     body = raw[command_offset(model, instruction) :]
-    return [logical(s.text, model.escape).strip() for s in split_commands(body)]
+    return [logical(s.text, model.escape).strip() for s in shell.segments(body, model.escape)]
 
 
 def stage_env(model: DockerfileModel, instruction: Instruction) -> dict[str, str]:

@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlfix.deps import shell
-from mlfix.deps.commands import split_commands
 from mlfix.deps.facts import Context, command_offset
+from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.dockerfile.state import CopyPlan, container_path, copy_plan, effective, expand
 
@@ -263,7 +262,7 @@ class _Scan:
 def _scan_command(text: str, escape: str, workdir: str, scan: _Scan) -> str:
     """Record what one simple command reads and writes; returns the new workdir (`cd`)."""
     for inner, _offset in shell.substitutions(text):
-        for part in split_commands(inner):
+        for part in shell.segments(inner):
             _scan_command(part.text, escape, workdir, scan)
     ws = shell.words(text, escape)
     for word in ws:
@@ -272,7 +271,7 @@ def _scan_command(text: str, escape: str, workdir: str, scan: _Scan) -> str:
         elif word.redirect in (">", ">>", "&>"):
             scan.writes.append((word.value, workdir))
     _prefix, command = shell.command_words(ws)
-    values = [w.value for w in command if not w.text.startswith(("$(", "`"))]
+    values = [w.value for w in command if not w.source.startswith(("$(", "`"))]
     if not values:
         return workdir
     name = posixpath.basename(values[0])
@@ -333,7 +332,7 @@ def _layer(model: DockerfileModel, instruction: Instruction, workdir: str) -> Sy
         return None
     raw = model.text[instruction.start : instruction.end]
     offset = command_offset(model, instruction)
-    segments = split_commands(raw[offset:])
+    segments = shell.segments(raw[offset:], model.escape)
     operators = [s.operator_before for s in segments]
     pipelines = _pipelines(operators)
     ops: list[PackageOp] = []

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from mlfix.dockerfile import edit
+from mlfix.dockerfile import edit, shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.model import Edit
-from mlfix.weights import shell, tokens
+from mlfix.weights import tokens
 from mlfix.weights.tokens import Login
 from mlfix.weights.validate import word
 

@@ -59,7 +59,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from mlfix.deps import shell
 from mlfix.deps.commands import InstallCommand
 from mlfix.deps.facts import InstallPart, RunFacts, logical
 from mlfix.deps.pycache import (
@@ -73,6 +72,7 @@ from mlfix.deps.pycache import (
     removed_later,
     stage_env,
 )
+from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location

@@ -65,10 +65,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlfix.deps import shell
 from mlfix.deps.pycache import cache_mounts
 from mlfix.deps.system import PackageOp, SystemLayer, iter_layers, system_facts
 from mlfix.deps.system_hoist import Hoist, describe, hoist_edits, is_frequent, plans
+from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location

@@ -39,10 +39,10 @@ import itertools
 import posixpath
 from collections.abc import Iterator
 
+from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location
-from mlfix.weights import shell
 from mlfix.weights.facts import CliCommand, WeightFacts
 from mlfix.weights.includes import is_glob
 from mlfix.weights.versions import version_tuple

@@ -57,14 +57,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from mlfix.dockerfile import edit
+from mlfix.dockerfile import edit, shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location
 from mlfix.redact import TOKEN
 from mlfix.rules import hf_secret
 from mlfix.rules.hf_secret import SECRET
-from mlfix.weights import shell, tokens
+from mlfix.weights import tokens
 from mlfix.weights.facts import TokenDef, WeightFacts
 
 CODE = "MLF303"

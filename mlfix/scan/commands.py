@@ -3,8 +3,8 @@
 mlfix must not download a model twice, so it recognises the downloads a Dockerfile already
 runs: `hf download` / `huggingface-cli download` command lines, `python -c "..."` snippets
 (scanned with the same visitor as project code), and `python script.py` (reported so the
-caller scans the script). The shell is read, never run: a small tokenizer handles quotes,
-escapes, `&&`/`;`/`|` lists and `$VAR` expansion from the stage's ENV/ARG values.
+caller scans the script). The shell is read, never run, by `mlfix.dockerfile.shell`, with
+`$VAR` expanded from the stage's ENV/ARG values.
 """
 
 from __future__ import annotations
@@ -15,15 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlfix.dockerfile import shell
 from mlfix.scan.known import pinned
 from mlfix.scan.models import EMPTY_ENV, scan_source
 from mlfix.scan.refs import HubDownload, ModelRef, RunFacts, ScanProblem
 
-_OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
-_VAR = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
-)
-_REDIRECT = re.compile(r"(?:&>>?|>>|>&|<&|>\||<<<|>|<)[ \t]*(?:'[^']*'|\"[^\"]*\"|[^\s;&|<>()]*)")
 _PYTHON = re.compile(r"python(?:\d+(?:\.\d+)*)?$")
 _WRAPPERS = frozenset({"env", "sudo", "exec", "time", "nohup", "command"})
 _RUNNERS = {("uv", "run"), ("poetry", "run"), ("pipenv", "run"), ("pdm", "run"), ("hatch", "run")}
@@ -65,108 +61,18 @@ class SimpleCommand:
 
 
 def split_commands(script: str, env: Mapping[str, str] = EMPTY_ENV) -> list[SimpleCommand]:
-    """Split a shell command line into simple commands, removing quotes and expanding $VARs.
+    """The simple commands of a shell command line, quotes removed and $VARs expanded.
 
-    Redirections are dropped with their targets. This is not a shell: it reads the common
-    `RUN` idioms well enough to find the commands, and nothing here is executed.
+    Words come from `mlfix.dockerfile.shell`; redirections are dropped with their targets.
+    Nothing here is executed.
     """
-    script = script.replace("\\\r\n", "").replace("\\\n", "")
-    commands: list[SimpleCommand] = []
-    words: list[Word] = []
-    current: list[str] = []
-    missing: list[str] = []
-    in_word = False
-    start = 0
-    i = 0
-    n = len(script)
-
-    def end_word() -> None:
-        nonlocal in_word
-        if in_word:
-            words.append(Word("".join(current), tuple(missing)))
-        current.clear()
-        missing.clear()
-        in_word = False
-
-    def end_command(stop: int) -> None:
-        nonlocal start
-        end_word()
-        if words:
-            commands.append(SimpleCommand(tuple(words), script[start:stop].strip()))
-        words.clear()
-
-    def expand(text: str) -> str:
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group("braced") or match.group("plain")
-            if name in env:
-                return env[name]
-            default = match.group("default")
-            if default is not None:
-                return default
-            missing.append(name)
-            return match.group(0)
-
-        return _VAR.sub(substitute, text)
-
-    while i < n:
-        char = script[i]
-        if char in "<>" or script.startswith("&>", i):
-            if in_word and "".join(current).isdigit():
-                current.clear()
-                missing.clear()
-                in_word = False
-            end_word()
-            redirect = _REDIRECT.match(script, i)
-            i = redirect.end() if redirect else i + 1
-            continue
-        operator = next((op for op in _OPERATORS if script.startswith(op, i)), None)
-        if operator is not None:
-            end_command(i)
-            i += len(operator)
-            start = i
-            continue
-        if char in " \t\r":
-            end_word()
-            i += 1
-            continue
-        if char == "#" and not in_word:
-            newline = script.find("\n", i)
-            i = n if newline < 0 else newline
-            continue
-        in_word = True
-        if char == "\\" and i + 1 < n:
-            current.append(script[i + 1])
-            i += 2
-        elif char == "'":
-            close = script.find("'", i + 1)
-            close = n if close < 0 else close
-            current.append(script[i + 1 : close])
-            i = close + 1
-        elif char == '"':
-            j = i + 1
-            chunk: list[str] = []
-            while j < n and script[j] != '"':
-                if script[j] == "\\" and j + 1 < n and script[j + 1] in '"\\$`\n':
-                    chunk.append(script[j + 1])
-                    j += 2
-                else:
-                    chunk.append(script[j])
-                    j += 1
-            current.append(expand("".join(chunk)))
-            i = j + 1
-        elif char == "$":
-            match = _VAR.match(script, i)
-            if match:
-                current.append(expand(match.group(0)))
-                i = match.end()
-            else:
-                current.append(char)
-                i += 1
-        else:
-            current.append(char)
-            i += 1
-    end_command(n)
-    return commands
+    found: list[SimpleCommand] = []
+    for command in shell.commands(script):
+        plain = [w for w in command.words if w.redirect is None]
+        if plain:
+            words = tuple(Word(*word.expand(env)) for word in plain)
+            found.append(SimpleCommand(words, script[command.start : command.end].strip()))
+    return found
 
 
 def _program(words: Sequence[Word]) -> list[Word]:

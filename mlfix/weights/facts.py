@@ -26,6 +26,7 @@ from typing import Any
 from mlfix.config import Settings
 from mlfix.context.dockerignore import DockerIgnore, find_ignore_file
 from mlfix.deps.facts import Context
+from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction, Stage
 from mlfix.dockerfile.state import Effective, copy_plan, effective, expand
 from mlfix.errors import MlfixError
@@ -40,7 +41,7 @@ from mlfix.scan import (
     scan_source,
 )
 from mlfix.textio import read_text
-from mlfix.weights import cache, cards, fastembed, includes, shell, startup, tokens, validate
+from mlfix.weights import cache, cards, fastembed, includes, startup, tokens, validate
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (

@@ -13,9 +13,9 @@ import posixpath
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.redact import TOKEN
-from mlfix.weights import shell
 
 HUB_CLIS = ("hf", "huggingface-cli")
 SECRET_ID = "hf_token"
