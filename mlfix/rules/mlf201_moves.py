@@ -1,0 +1,225 @@
+"""MLF201's moves: what a hoisted install passes over, and the COPY lines it needs.
+
+Moving an install above the code COPY is right only while everything it passes keeps
+its meaning: an ENV a staying RUN reads, a WORKDIR a relative COPY depends on, or a COPY
+into a directory the code COPY creates would change. This module walks the instructions
+between the code COPY and the install and decides, for each, whether it moves along,
+stays (and weakens the fix), or makes the fix display-only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from mlfix.deps import system_hoist
+from mlfix.deps.facts import Need, logical
+from mlfix.dockerfile.model import Instruction, Stage
+from mlfix.dockerfile.state import CopyPlan, references
+from mlfix.facts import Facts
+from mlfix.model import Applicability
+
+ENVIRONMENT = frozenset({"ENV", "ARG", "WORKDIR", "USER", "SHELL"})
+INERT = frozenset(
+    {"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "VOLUME"}
+)
+HARMLESS = re.compile(
+    r"^\s*(?:(?:cd|mkdir|echo|true|export|set|\.|source|pip\d?[.\d]* config"
+    r"|python\d?[.\d]* -m venv|uv venv|(?:conda|mamba|micromamba) clean|pip\d?[.\d]* cache"
+    r"|apt-get clean|apt-get autoremove)\b"
+    r"|rm\s+-\w+(?:\s+(?:/var/lib/apt|/var/cache|/root/\.cache|/tmp)\S*)+\s*$)"
+)
+
+
+@dataclass
+class Plan:
+    """How one install RUN would move above the code COPY."""
+
+    run: Instruction
+    anchor: Instruction
+    applicability: Applicability
+    reasons: list[str] = field(default_factory=list)
+    moved: list[Instruction] = field(default_factory=list)
+    new_copies: list[str] = field(default_factory=list)
+    hoisted_text: str | None = None  # a new RUN above; None: the RUN itself moves
+    remainder_text: str | None = None  # what the RUN becomes when split
+    needs: tuple[Need, ...] = ()
+    # A system package layer on the way that MLF203 would move first: this pass moves
+    # only it (exactly as MLF203 would), so both rules reach the same file in any order.
+    prelude: system_hoist.Hoist | None = None
+
+
+def between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> None:
+    """Decide what moves with the install and what the move passes over."""
+    needed = {n.context_path for n in plan.needs}
+    anchor_plan = facts.deps.copies[plan.anchor.index]
+    anchor_refs = references(plan.anchor.value)
+    staying: list[Instruction] = [plan.anchor]
+    for instruction in stage.instructions:
+        if not plan.anchor.index < instruction.index < plan.run.index:
+            continue
+        keyword = instruction.keyword
+        copy = facts.deps.copies.get(instruction.index)
+        if keyword in ENVIRONMENT:
+            problem = _environment_conflict(instruction, staying, anchor_plan, anchor_refs)
+            if problem:
+                plan.applicability = Applicability.DISPLAY_ONLY
+                plan.reasons.append(problem)
+                return
+            plan.moved.append(instruction)
+        elif copy is not None and copy.from_context and all(s in needed for s in copy.sources):
+            plan.moved.append(instruction)
+        elif copy is not None and not copy.from_context:
+            plan.moved.append(instruction)
+            if _overlaps(copy.dest, anchor_plan.dest):
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"line {instruction.first_line} copies into "
+                    f"{copy.dest}, where the code COPY also writes; their order changes",
+                )
+        elif keyword == "RUN" and instruction.index in plans:
+            earlier = plans[instruction.index]
+            if earlier.hoisted_text is None and earlier.remainder_text is None:
+                # Moving an earlier install along means bringing its manifests along too:
+                # the engine may apply this fix without the earlier one (a suppression).
+                plan.moved.append(instruction)
+                plan.needs = _union(plan.needs, earlier.needs)
+                _weaken(plan, earlier.applicability, f"it moves with line {instruction.first_line}")
+            else:
+                staying.append(instruction)
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"it moves above line {instruction.first_line} "
+                    "(part of that RUN stays), which it may depend on",
+                )
+        elif keyword == "RUN" and _is_system_install(facts, instruction):
+            hoist = system_hoist.plans(facts).get(instruction.index)
+            if hoist is not None and hoist.anchor is None and hoist.needs_code:
+                staying.append(instruction)
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"it moves above `RUN` at line {instruction.first_line}, which installs "
+                    "system packages from files the code COPY brings",
+                )
+                continue
+            plan.moved.append(instruction)
+            if (
+                hoist is not None
+                and hoist.movable
+                and plan.prelude is None
+                and (hoist.applicability is Applicability.SAFE or plan.applicability.rank < 2)
+            ):
+                plan.prelude = hoist
+        elif keyword in INERT or keyword == "ONBUILD":
+            continue
+        else:
+            staying.append(instruction)
+            if keyword == "RUN":
+                _weaken(
+                    plan,
+                    Applicability.UNSAFE,
+                    f"it moves above `RUN` at line "
+                    f"{instruction.first_line}, which may prepare something it needs",
+                )
+
+
+def _environment_conflict(
+    instruction: Instruction, staying: list[Instruction], anchor: CopyPlan, anchor_refs: set[str]
+) -> str | None:
+    keyword = instruction.keyword
+    for other in staying:
+        if other.keyword == "RUN":
+            return (
+                f"{keyword} at line {instruction.first_line} would move above the RUN at "
+                f"line {other.first_line} and change how it runs"
+            )
+        if keyword == "WORKDIR" and other.keyword in ("COPY", "ADD"):
+            dest = other.words()[-1] if other.words() else ""
+            if not dest.startswith("/") and not dest.startswith("$"):
+                return (
+                    f"WORKDIR at line {instruction.first_line} would change where the "
+                    f"relative COPY at line {other.first_line} puts files"
+                )
+        if keyword in ("ENV", "ARG"):
+            defined = set(instruction.env) - set(other.env)
+            names = {w.split("=", 1)[0] for w in instruction.value.split()}
+            if (names | defined) & references(other.value):
+                return (
+                    f"{keyword} at line {instruction.first_line} is used by line "
+                    f"{other.first_line}, which stays in place"
+                )
+    del anchor, anchor_refs
+    return None
+
+
+def _is_system_install(facts: Facts, instruction: Instruction) -> bool:
+    run = facts.deps.runs.get(instruction.index)
+    if run is None:
+        return False
+    return all(
+        (
+            (part := next((p for p in run.parts if p.segment == i), None)) is not None
+            and part.command.tool == "system"
+        )
+        or HARMLESS.match(logical(segment.text, facts.dockerfile.escape)) is not None
+        for i, segment in enumerate(run.segments)
+    )
+
+
+def _union(first: tuple[Need, ...], second: tuple[Need, ...]) -> tuple[Need, ...]:
+    merged = {n.context_path: n for n in (*second, *first)}
+    return tuple(merged.values())
+
+
+def _overlaps(a: str, b: str) -> bool:
+    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+    return a.startswith(b) or b.startswith(a)
+
+
+def _weaken(plan: Plan, to: Applicability, reason: str) -> None:
+    if to.rank < plan.applicability.rank:
+        plan.applicability = to
+    if to is not Applicability.SAFE:
+        plan.reasons.append(reason)
+
+
+def new_copies(facts: Facts, plan: Plan) -> None:
+    """COPY lines for needs that today arrive only with the code."""
+    moved = {i.index for i in plan.moved}
+    workdir = facts.deps.effective[plan.run.index].workdir
+    by_dest: dict[str, list[str]] = {}
+    supplier_flags: dict[str, str] = {}
+    for need in plan.needs:
+        if need.supplier < plan.anchor.index or need.supplier in moved:
+            continue
+        if any(index < plan.anchor.index or index in moved for index in need.earlier):
+            continue  # the same file is already copied above the code COPY
+        supplier = facts.dockerfile.instructions[need.supplier]
+        flags = " ".join(
+            f"--{f.name}={f.value}" if f.value is not None else f"--{f.name}"
+            for f in supplier.flags
+            if f.name in ("chown", "chmod", "link")
+        )
+        if need.is_dir:
+            dest = _relative(need.image_path, workdir) + "/"
+            source = need.context_path.rstrip("/") + "/"
+            plan.new_copies.append(f"COPY {flags + ' ' if flags else ''}{source} {dest}")
+            continue
+        directory = need.image_path.rsplit("/", 1)[0] or "/"
+        key = f"{flags}\0{directory}"
+        by_dest.setdefault(key, []).append(need.context_path)
+        supplier_flags[key] = flags
+    for key, sources in by_dest.items():
+        directory = key.split("\0", 1)[1]
+        rel = _relative(directory, workdir)
+        dest = "." if rel == "." and len(sources) == 1 else rel.rstrip("/") + "/"
+        flags = supplier_flags[key]
+        plan.new_copies.append(f"COPY {flags + ' ' if flags else ''}{' '.join(sources)} {dest}")
+
+
+def _relative(path: str, workdir: str) -> str:
+    """`.` for the WORKDIR itself; any other directory is written absolute, to be plain."""
+    return "." if path == workdir else path

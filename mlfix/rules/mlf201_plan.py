@@ -1,0 +1,225 @@
+"""MLF201's plan: which install moves, above which COPY, and what it becomes.
+
+An install that needs only manifests moves above the first COPY that brings more than
+its inputs (the code COPY); a chained RUN is split where the part that needs the code
+starts; `poetry install`/`uv sync` are split into a `--no-root`/`--no-install-project`
+part above and the project install below; `pip install .` hoists pyproject.toml's
+static dependencies.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from mlfix.deps import system_hoist
+from mlfix.deps.facts import InstallPart, RunFacts, logical
+from mlfix.dockerfile.model import Instruction, Stage
+from mlfix.facts import Facts
+from mlfix.model import Applicability
+from mlfix.rules.mlf201_moves import HARMLESS, Plan, between, new_copies
+
+PIP_PROJECT = re.compile(
+    r"(?:(?<=\s)|^)(?:-e\s+|--editable(?:\s+|=))?(?:\./?|\.\[[^\]]*\])(?=\s|$)"
+)
+
+
+def _code_copy(facts: Facts, stage: Stage, run: Instruction, needs: set[str]) -> Instruction | None:
+    inputs = _inputs_of_other_layers(facts, stage, run)
+    for instruction in stage.instructions:
+        if instruction.index >= run.index:
+            return None
+        plan = facts.deps.copies.get(instruction.index)
+        if plan is None or not plan.from_context or instruction.index in inputs:
+            continue
+        if not all(source in needs for source in plan.sources):
+            return instruction
+    return None
+
+
+def _inputs_of_other_layers(facts: Facts, stage: Stage, run: Instruction) -> set[int]:
+    """COPYs that only feed another install (its manifests, a system layer's package list).
+
+    They are not code: treating them as such would make two installs, or an install and
+    a system layer, each want to move above the other's input, and never settle.
+    """
+    feeds: dict[int, set[str]] = {}
+    for instruction in stage.instructions:
+        other = facts.deps.runs.get(instruction.index)
+        if instruction.index == run.index or other is None:
+            continue
+        for part in other.parts:
+            for need in part.needs:
+                for index in (need.supplier, *need.earlier):
+                    feeds.setdefault(index, set()).add(need.context_path)
+    for layer_index in system_hoist.system_layers_of(facts):
+        if facts.dockerfile.instructions[layer_index].stage != stage.index:
+            continue
+        for sups in system_hoist.system_layers_of(facts)[layer_index].suppliers.values():
+            for supplier in sups:
+                if supplier.context_path is not None and not supplier.is_dir:
+                    feeds.setdefault(supplier.instruction, set()).add(supplier.context_path)
+    inputs = set()
+    for index, paths in feeds.items():
+        plan = facts.deps.copies.get(index)
+        if plan is not None and plan.from_context and set(plan.sources) <= paths:
+            inputs.add(index)
+    return inputs
+
+
+def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
+    part = next((p for p in run.parts if p.segment == position), None)
+    if part is None:
+        return HARMLESS.match(logical(run.segments[position].text, escape)) is None
+    if part.blockers:
+        return True
+    return part.command.installs_project and part.command.tool in ("pip", "pipenv")
+
+
+def plan_for(
+    facts: Facts, stage: Stage, run: Instruction, runfacts: RunFacts, plans: dict[int, Plan]
+) -> Plan | None:
+    model = facts.dockerfile
+    segments = runfacts.segments
+    dep_parts = [p for p in runfacts.parts if p.command.tool != "system"]
+    first_code = next(
+        (i for i in range(len(segments)) if _segment_needs_code(runfacts, i, model.escape)),
+        len(segments),
+    )
+    hoistable = [p for p in dep_parts if p.segment < first_code]
+    reasons: list[str] = []
+    applicability = Applicability.SAFE
+    if hoistable:
+        last = max(p.segment for p in runfacts.parts if p.segment < first_code)
+        split = last + 1 if last + 1 < len(segments) else None
+    else:
+        last, split = -1, None
+    needs = {n.context_path: n for p in hoistable for n in p.needs}
+    anchor = _code_copy(facts, stage, run, set(needs))
+    if anchor is None:
+        return None
+    project_parts = [p for p in dep_parts if p.command.installs_project]
+    only_project = bool(project_parts) and len(project_parts) == len(dep_parts)
+    if only_project and _dependencies_installed_above(facts, stage, anchor, project_parts):
+        return None  # already split: dependencies above, the project after the code
+    plan = Plan(run, anchor, applicability, reasons, needs=tuple(needs.values()))
+    if not hoistable:
+        blocked = [b for p in dep_parts for b in p.blockers]
+        pip_project = next((p for p in dep_parts if p.command.installs_project), None)
+        if pip_project is not None and not blocked and pip_project.segment == 0:
+            return _split_pip_project(facts, plan, runfacts, pip_project.segment)
+        plan.applicability = Applicability.DISPLAY_ONLY
+        plan.reasons.append(blocked[0] if blocked else "the install needs the code copied above it")
+        return plan
+    if split is not None and (segments[split].operator_before != "&&" or not runfacts.splittable):
+        plan.applicability = Applicability.DISPLAY_ONLY
+        plan.reasons.append(
+            "the install is chained to a command that needs the code with "
+            f"`{segments[split].operator_before}` or across comment lines; split the RUN by hand"
+        )
+        return plan
+    between(facts, stage, plan, plans)
+    if plan.applicability is Applicability.DISPLAY_ONLY:
+        return plan
+    raw = model.text[run.start : run.end]
+    head = raw[: runfacts.command_offset]
+    project_installs = [p for p in hoistable if p.command.installs_project]
+    if split is not None or project_installs:
+        prefix = "".join(
+            s.text if s.operator_before is None else f"{s.operator_before}{s.text}"
+            for s in segments[: last + 1]
+        )
+        for part in project_installs:
+            flag = "--no-root" if part.command.tool == "poetry" else "--no-install-project"
+            word = "install" if part.command.tool == "poetry" else "sync"
+            prefix = re.sub(rf"\b({word})\b", rf"\1 {flag}", prefix, count=1)
+        plan.hoisted_text = head + _trim_tail(prefix, model.escape)
+        if split is not None and not project_installs:
+            installs_left = any(p.segment >= split for p in runfacts.parts)
+            plan.remainder_text = (head if installs_left else _without_cache_mounts(head)) + (
+                _trim_head(raw[runfacts.command_offset + segments[split].start :], model.escape)
+            )
+    new_copies(facts, plan)
+    return plan
+
+
+def _split_pip_project(facts: Facts, plan: Plan, runfacts: RunFacts, position: int) -> Plan | None:
+    """`pip install .`: hoist the static dependencies of pyproject.toml, keep the install."""
+    part = runfacts.parts[0]
+    pyproject = part.pyproject
+    if pyproject is None or pyproject.dependencies is None:
+        plan.applicability = Applicability.DISPLAY_ONLY
+        plan.reasons.append(
+            "`pip install .` needs the source, and pyproject.toml declares no static "
+            "[project] dependencies that could be installed without it"
+        )
+        return plan
+    if not pyproject.dependencies:
+        return None  # no dependencies: nothing to hoist
+    raw = facts.dockerfile.text[plan.run.start : plan.run.end]
+    head = raw[: runfacts.command_offset]
+    segment = runfacts.segments[position].text
+    deps = " ".join(shlex.quote(d) for d in pyproject.dependencies)
+    hoisted = PIP_PROJECT.sub(deps, _trim_tail(segment, facts.dockerfile.escape), count=1)
+    plan.hoisted_text = head + hoisted
+    plan.applicability = Applicability.UNSAFE
+    plan.reasons.append(
+        "`pip install .` needs the source; the fix installs the [project] dependencies "
+        "listed in pyproject.toml today above the code, and keeps `pip install .` below "
+        "(edit both if the list changes); pip then records them as directly requested"
+    )
+    between(facts, facts_stage(facts, plan.run), plan, {})
+    return plan
+
+
+def _dependencies_installed_above(
+    facts: Facts, stage: Stage, anchor: Instruction, parts: list[InstallPart]
+) -> bool:
+    """True when a RUN above the code COPY already installs what these need but the project."""
+    above = [
+        part
+        for instruction in stage.instructions
+        if instruction.index < anchor.index and instruction.index in facts.deps.runs
+        for part in facts.deps.runs[instruction.index].parts
+    ]
+    for part in parts:
+        tool = part.command.tool
+        if tool == "poetry":
+            found = any(p.command.tool == "poetry" and "--no-root" in p.command.argv for p in above)
+        elif tool == "uv":
+            found = any(
+                p.command.tool == "uv" and "--no-install-project" in p.command.argv for p in above
+            )
+        else:
+            wanted = set(part.pyproject.dependencies or ()) if part.pyproject else set()
+            found = bool(wanted) and any(
+                p.command.tool == "pip" and wanted <= set(p.command.argv) for p in above
+            )
+        if not found:
+            return False
+    return True
+
+
+def facts_stage(facts: Facts, instruction: Instruction) -> Stage:
+    stage = facts.dockerfile.stage_of(instruction)
+    assert stage is not None
+    return stage
+
+
+def _trim_tail(text: str, escape: str) -> str:
+    previous = None
+    while previous != text:
+        previous = text
+        text = text.rstrip(" \t\r\n")
+        if text.endswith(escape):
+            text = text[: -len(escape)]
+    return text
+
+
+def _without_cache_mounts(head: str) -> str:
+    """`RUN` and its flags without cache mounts: the part that stays installs nothing."""
+    return re.sub(r"--mount=(?=\S*\btype=cache\b)\S+(?:[ \t]+|[\\`][ \t]*\r?\n[ \t]*)", "", head)
+
+
+def _trim_head(text: str, escape: str) -> str:
+    return re.sub(rf"^(?:[ \t]|{re.escape(escape)}[ \t]*\r?\n)*", "", text)
