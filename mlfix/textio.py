@@ -6,18 +6,55 @@ the round trip, so mlfix never rewrites a line it did not mean to change.
 
 from __future__ import annotations
 
+import codecs
+import re
 from pathlib import Path
 
 from mlfix.errors import BinaryFileError, MlfixError
 
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
+# pip's own list (pip._internal.utils.encoding), UTF-32 first so that its little-endian BOM
+# is not taken for UTF-16's, which it starts with.
+BOMS = (
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+)
+CODING_RE = re.compile(rb"coding[:=]\s*([-\w.]+)")
 
 
 def decode(data: bytes, path: Path) -> str:
     if b"\x00" in data:
         raise BinaryFileError(path, "is a binary file (NUL byte), not a text file")
     return data.decode(ENCODING, ERRORS)
+
+
+def decode_manifest(data: bytes, path: Path) -> str:
+    """A file an installer reads (requirements, environment.yml), decoded the way pip does.
+
+    pip honours a UTF-8/16/32 byte order mark (what Windows PowerShell's `>` writes) and a
+    PEP 263 `coding:` comment in the first two lines; mlfix never writes these files, so
+    they need no byte-exact round trip.
+    """
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError:
+                raise MlfixError(
+                    path, f"is not valid {encoding.upper()} after its byte order mark"
+                ) from None
+    for line in data.split(b"\n")[:2]:
+        match = CODING_RE.search(line) if line[:1] == b"#" else None
+        if match:
+            try:
+                return data.decode(match.group(1).decode("ascii"))
+            except (LookupError, UnicodeDecodeError):
+                break
+    return decode(data, path)
 
 
 def encode(text: str) -> bytes:

@@ -34,6 +34,9 @@ BUILDS: dict[str, tuple[str, str]] = {
     "unsafe-pip-install-dot": ("myapp/__main__.py", "pip install --no-cache-dir six==1.17.0"),
     "fires-poetry": ("app.py", "poetry install --no-root"),
     "fires-uv": ("app.py", "uv sync --no-install-project"),
+    "fires-copy-file-into-existing-dir": ("app.py", "-r tmp/requirements.txt"),
+    "fires-last-add-wins": ("src/app.py", "pip install --no-cache-dir -r requirements.txt"),
+    "fires-utf16-requirements": ("app.py", "pip install --no-cache-dir -r requirements.txt"),
 }
 NEEDS_INDEX = {"fires-poetry", "fires-uv"}
 NEEDS_APT = {"fires-system-install-between"}  # apt-get reaches Debian only on the host network

@@ -30,7 +30,7 @@ from mlfix.dockerfile.model import DockerfileModel, Instruction, parse
 from mlfix.dockerfile.shell import Segment, segments
 from mlfix.dockerfile.state import CopyPlan, Effective, container_path, copy_plan, effective
 from mlfix.errors import MlfixError
-from mlfix.textio import decode
+from mlfix.textio import decode_manifest
 
 SELF_CONTAINED_LIMIT = 2_000_000  # bytes: a local package bigger than this is "the code"
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
@@ -108,7 +108,7 @@ class Context:
         if path is None:
             raise MlfixError(self.root / rel, "points outside the build context")
         try:
-            return decode(path.read_bytes(), path)
+            return decode_manifest(path.read_bytes(), path)
         except OSError as exc:
             raise MlfixError(path, f"cannot be read ({exc.strerror or exc})") from None
 
@@ -240,10 +240,14 @@ class _Resolver:
             earlier = tuple(index for other, index in hits[1:] if other == rel)
             return Need(rel, image_path, self.context.is_dir(rel), supplier, earlier)
         if covered_by is not None and required:
+            # Named relative to the context, with the context apart: joined, a Dockerfile in a
+            # subfolder whose COPY names the subfolder reads `infra/x/infra/x/...`.
+            line = self.model.instructions[covered_by.instruction].first_line
             raise MlfixError(
-                self.context.root / self._guess(covered_by, image_path),
-                f"needed by Dockerfile line {self.instruction.first_line} "
-                f"({image_path}) but missing from the build context",
+                self.model.path,
+                f"line {self.instruction.first_line} reads {image_path}, which the COPY/ADD "
+                f"at line {line} takes from {self._guess(covered_by, image_path)}, but the "
+                f"build context ({self.context.root}) has no such file",
             )
         return None
 
@@ -271,8 +275,7 @@ class _Resolver:
                 rel = image_path[len(dest.rstrip("/")) + 1 :]
                 return (rel if source == "." else posixpath.join(source, rel)), True
             return None
-        target = posixpath.join(dest, posixpath.basename(source)) if plan.dest_is_dir else dest
-        return (source, True) if image_path == target else None
+        return (source, True) if image_path in plan.targets(source) else None
 
 
 def _segments_of(model: DockerfileModel, instruction: Instruction) -> tuple[int, list[Segment]]:
@@ -347,9 +350,7 @@ def _part(resolver: _Resolver, position: int, command: InstallCommand, workdir: 
     local = [container_path(p, workdir) for p in command.local_paths]
     if command.tool == "pip" and command.installs_project:
         local = [p for p in local if p != project_root]
-        found = resolver.locate(posixpath.join(project_root, "pyproject.toml"), required=True)
-        if found is not None:
-            pyproject = parse_pyproject(resolver.context.read_text(found.context_path))
+        pyproject = _project_of(resolver, project_root)
     local += [container_path(p, workdir) for p in command.find_links]
     seen: set[str] = set()
     while queue:
@@ -391,6 +392,23 @@ def _part(resolver: _Resolver, position: int, command: InstallCommand, workdir: 
         else:
             needs[need.context_path] = need
     return InstallPart(position, command, tuple(needs.values()), tuple(blockers), pyproject)
+
+
+def _project_of(resolver: _Resolver, project_root: str) -> Pyproject | None:
+    """The pyproject.toml of a `pip install .`, if it has one.
+
+    Any of pyproject.toml, setup.py and setup.cfg makes a directory a project pip can
+    install; only when the COPYs bring none of them is one reported missing.
+    """
+    found = {
+        m: resolver.locate(posixpath.join(project_root, m), required=False) for m in PROJECT_MARKERS
+    }
+    pyproject = found["pyproject.toml"]
+    if pyproject is not None:
+        return parse_pyproject(resolver.context.read_text(pyproject.context_path))
+    if not any(found.values()):
+        resolver.locate(posixpath.join(project_root, "pyproject.toml"), required=True)
+    return None
 
 
 def _not_self_contained(

@@ -7,6 +7,7 @@ code), and static dependency lists (which let `pip install .` be split).
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from io import StringIO
@@ -21,6 +22,21 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+
+MANIFEST_RE = re.compile(
+    r"(?:.*requirements.*\.(?:txt|in)|constraints.*\.txt|pyproject\.toml|setup\.cfg|Pipfile"
+    r"|Pipfile\.lock|poetry\.lock|uv\.lock|pdm\.lock|(?:environment|conda)[\w.-]*\.ya?ml"
+    r"|\.python-version)"
+)
+
+
+def is_manifest(path: str) -> bool:
+    """True for a file that only declares dependencies (by its name), never code."""
+    parent, _, name = path.rstrip("/").rpartition("/")
+    if "requirements" in parent.rsplit("/", 1)[-1] and name.endswith((".txt", ".in")):
+        return True  # requirements/prod.txt
+    return MANIFEST_RE.fullmatch(name) is not None
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,8 @@ class Pyproject:
     readme: str | None
     poetry_package_mode: bool
     local_sources: tuple[str, ...]
+    has_build_system: bool = False  # uv installs a project only when it has one
+    uv_package: bool | None = None  # `[tool.uv] package`, when set
 
 
 def parse_pyproject(text: str) -> Pyproject:
@@ -101,7 +119,8 @@ def parse_pyproject(text: str) -> Pyproject:
                 for value in section.values()
                 if isinstance(value, dict) and isinstance(value.get("path"), str)
             )
-    for source in data.get("tool", {}).get("uv", {}).get("sources", {}).values():
+    uv = data.get("tool", {}).get("uv", {})
+    for source in uv.get("sources", {}).values():
         if isinstance(source, dict) and isinstance(source.get("path"), str):
             local.append(source["path"])
     return Pyproject(
@@ -111,6 +130,8 @@ def parse_pyproject(text: str) -> Pyproject:
         readme=readme if isinstance(readme, str) else None,
         poetry_package_mode=poetry.get("package-mode", True) is not False,
         local_sources=tuple(local),
+        has_build_system="build-system" in data,
+        uv_package=uv_package if isinstance(uv_package := uv.get("package"), bool) else None,
     )
 
 

@@ -398,10 +398,7 @@ def _match(plan: CopyPlan, source: str, image_path: str, is_glob: bool) -> str |
             return None
         candidate = posixpath.join(posixpath.dirname(source), posixpath.basename(image_path))
         return candidate if fnmatch.fnmatchcase(candidate, source) else None
-    single_target = (
-        posixpath.join(dest, posixpath.basename(source)) if plan.dest_is_dir else plan.dest
-    )
-    if image_path == single_target and source != ".":
+    if image_path in plan.targets(source) and source != ".":
         return source
     if image_path == dest:
         return source

@@ -81,6 +81,18 @@ class CopyPlan:
     dest_is_dir: bool
     from_context: bool
 
+    def targets(self, source: str) -> tuple[str, ...]:
+        """Image paths the file `source` may land on, latest-known rule first.
+
+        A destination without a trailing slash names a file, unless a directory of that
+        name is already in the image (`COPY requirements.txt /tmp`, or `ADD src /app` then
+        `ADD requirements.txt /app`): then the file goes inside it. Which one holds is not
+        known without the image, and a build only succeeds when the install reads the one
+        that was written, so both count.
+        """
+        inside = posixpath.join(self.dest, posixpath.basename(source))
+        return (inside,) if self.dest_is_dir else (self.dest, inside)
+
 
 def copy_plan(instruction: Instruction, workdir: str) -> CopyPlan | None:
     if instruction.keyword not in ("COPY", "ADD") or instruction.heredocs:

@@ -1,6 +1,9 @@
 """## What it does
 Finds a dependency install (pip, poetry, uv, pipenv, conda) that runs below a
-`COPY`/`ADD` bringing in more than the install needs, such as `COPY . .`.
+`COPY`/`ADD` bringing in more than the install needs, such as `COPY . .`. A COPY of
+manifests only (`COPY pyproject.toml poetry.lock ./`) is never the code; below such
+COPYs it finds a `poetry install` / `uv sync` that also installs the project itself,
+whose code is not in the image yet.
 
 ## Why is this bad?
 Docker reuses a layer only while every layer above it is unchanged. With the code
@@ -36,7 +39,10 @@ may prepare something the install needs) or when `pip install .` is split using 
 static dependencies of `pyproject.toml`. Display-only when the install needs the
 whole source (`-e .` in a requirements file, dynamic dependencies), when a `WORKDIR`
 between them changes where a relative `COPY` lands, or when the code `COPY` uses a
-variable defined between them.
+variable defined between them. Adding `--no-root` (`--no-install-project`) to an
+install whose code is not copied yet is unsafe: the project was not installed before
+either (Poetry 1.x skips it with a warning, Poetry 2 and uv fail), but an image that
+needs its entry points must install it after the code COPY.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from mlfix.dockerfile import edit
 from mlfix.dockerfile.model import DockerfileModel, Instruction
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location, Savings
+from mlfix.rules import mlf201_project as project
 from mlfix.rules.mlf201_moves import Plan
 from mlfix.rules.mlf201_plan import plan_for
 
@@ -66,6 +73,9 @@ def check(facts: Facts) -> Iterator[Finding]:
                 continue
             plan = plan_for(facts, stage, instruction, run, plans)
             if plan is None:
+                found = project.finding(facts, CODE, stage, instruction, run)
+                if found is not None:
+                    yield found
                 continue
             plans[instruction.index] = plan
             yield _finding(model, plan)

@@ -24,7 +24,7 @@ INERT = frozenset(
     {"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "VOLUME"}
 )
 HARMLESS = re.compile(
-    r"^\s*(?:(?:cd|mkdir|echo|true|export|set|\.|source|pip\d?[.\d]* config"
+    r"^\s*(?:(?:cd|mkdir|echo|true|export|set|\.|source|pip\d?[.\d]* config|poetry config"
     r"|python\d?[.\d]* -m venv|uv venv|(?:conda|mamba|micromamba) clean|pip\d?[.\d]* cache"
     r"|apt-get clean|apt-get autoremove)\b"
     r"|rm\s+-\w+(?:\s+(?:/var/lib/apt|/var/cache|/root/\.cache|/tmp)\S*)+\s*$)"
@@ -67,7 +67,12 @@ def between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> N
                 plan.reasons.append(problem)
                 return
             plan.moved.append(instruction)
-        elif copy is not None and copy.from_context and all(s in needed for s in copy.sources):
+        elif (
+            copy is not None
+            and copy.from_context
+            and all(s in needed for s in copy.sources)
+            and not _into_existing_directory(plan, copy)
+        ):
             plan.moved.append(instruction)
         elif copy is not None and not copy.from_context:
             plan.moved.append(instruction)
@@ -124,6 +129,18 @@ def between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> N
                     f"it moves above `RUN` at line "
                     f"{instruction.first_line}, which may prepare something it needs",
                 )
+
+
+def _into_existing_directory(plan: Plan, copy: CopyPlan) -> bool:
+    """True when a need arrives through `COPY file /dir` landing inside an existing `/dir`.
+
+    Above the code COPY that directory may not exist yet, and the same line would then
+    write a file named `/dir`: such a COPY stays, and a new one with an explicit
+    directory destination (`/dir/`) goes above instead.
+    """
+    return not copy.dest_is_dir and any(
+        n.supplier == copy.instruction and n.image_path != copy.dest for n in plan.needs
+    )
 
 
 def _environment_conflict(

@@ -14,6 +14,7 @@ import shlex
 
 from mlfix.deps import system_hoist
 from mlfix.deps.facts import InstallPart, RunFacts, logical
+from mlfix.deps.manifests import is_manifest
 from mlfix.dockerfile.model import Instruction, Stage
 from mlfix.facts import Facts
 from mlfix.model import Applicability
@@ -32,6 +33,8 @@ def _code_copy(facts: Facts, stage: Stage, run: Instruction, needs: set[str]) ->
         plan = facts.deps.copies.get(instruction.index)
         if plan is None or not plan.from_context or instruction.index in inputs:
             continue
+        if all(is_manifest(source) for source in plan.sources):
+            continue  # a COPY of manifests only is never the code, needed or not
         if not all(source in needs for source in plan.sources):
             return instruction
     return None
@@ -149,8 +152,13 @@ def _split_pip_project(facts: Facts, plan: Plan, runfacts: RunFacts, position: i
     pyproject = part.pyproject
     if pyproject is None or pyproject.dependencies is None:
         plan.applicability = Applicability.DISPLAY_ONLY
+        where = (
+            "pyproject.toml declares"
+            if pyproject is not None
+            else "the project (no pyproject.toml) has"
+        )
         plan.reasons.append(
-            "`pip install .` needs the source, and pyproject.toml declares no static "
+            f"`pip install .` needs the source, and {where} no static "
             "[project] dependencies that could be installed without it"
         )
         return plan
