@@ -62,7 +62,9 @@ def move_before(
 
     Adjacent spans are cut as one (so cutting a final newline never overlaps a
     neighbour) but re-inserted piece by piece, in the order given. A moved run of
-    lines that stood as its own paragraph takes the blank line after it along.
+    lines that stood as its own paragraph takes the blank line after it along. An
+    instruction never lands right below a heredoc's terminator: BuildKit reads that,
+    but hadolint cannot parse it, so a blank line goes between.
     """
     text = model.text
     edits: list[Edit] = []
@@ -77,9 +79,39 @@ def move_before(
         if isinstance(piece, str):
             out.append(with_newline(piece, model.newline))
         else:
-            out.append(text[piece[0] : piece[1]] + tails.get(piece[1], ""))
+            moved = text[piece[0] : piece[1]] + tails.get(piece[1], "")
+            out.append(_closed(model, piece, moved))
+    heredoc_ends = {i.end for i in model.instructions if i.heredocs}
+    if anchor.lead_start in heredoc_ends:
+        out.insert(0, model.newline)
+    last = pieces[-1] if pieces else None
+    ends_in_heredoc = isinstance(last, tuple) and any(last[0] < e <= last[1] for e in heredoc_ends)
+    if ends_in_heredoc and not out[-1].endswith(model.newline * 2):
+        out.append(model.newline)
     edits.append(Edit.insert(model.path, anchor.lead_start, "".join(out)))
     return tuple(edits)
+
+
+def _closed(model: DockerfileModel, span: tuple[int, int], moved: str) -> str:
+    """A moved last instruction loses a continuation that ran into the end of the file.
+
+    BuildKit ends such an instruction at the end of the file, so the escape means nothing
+    there; moved above another instruction it would swallow that one.
+    """
+    last = model.instructions[-1] if model.instructions else None
+    if last is None or not span[0] <= last.start < span[1]:
+        return moved
+    lines = moved.splitlines(keepends=True)
+    for position in range(len(lines) - 1, -1, -1):
+        body = lines[position].rstrip("\r\n")
+        if not body.strip() or body.lstrip().startswith("#"):
+            continue
+        stripped = body.rstrip(" \t")
+        if stripped.endswith(model.escape):
+            ending = lines[position][len(body) :] or model.newline
+            lines[position] = stripped[: -len(model.escape)].rstrip(" \t") + ending
+        break
+    return "".join(lines)
 
 
 def _with_paragraph_gap(text: str, start: int, end: int) -> int:
@@ -107,7 +139,7 @@ def replace_instruction(model: DockerfileModel, instruction: Instruction, new_te
     The replacement ends the way the original did: with the file's newline, or with
     none when the instruction was the unterminated last line.
     """
-    body = with_newline(new_text.rstrip("\n"), model.newline)
+    body = with_newline(new_text.rstrip("\r\n"), model.newline)
     if not _ends_without_newline(model.text, instruction.end):
         body += model.newline
     return Edit(model.path, instruction.start, instruction.end, body)

@@ -204,16 +204,50 @@ def _weaken(plan: Plan, to: Applicability, reason: str) -> None:
 
 
 def new_copies(facts: Facts, plan: Plan) -> None:
-    """COPY lines for needs that today arrive only with the code."""
+    """COPY lines for needs that today arrive only with the code.
+
+    When every need is already in the image above the code COPY and the install would
+    land right below another RUN, its manifests are copied again right above it: the
+    same files to the same place, so the image does not change, and hadolint gets no
+    new DL3059 (consecutive RUNs) from the fix.
+    """
     moved = {i.index for i in plan.moved}
+    missing = [
+        need
+        for need in plan.needs
+        if not (need.supplier < plan.anchor.index or need.supplier in moved)
+        and not any(index < plan.anchor.index or index in moved for index in need.earlier)
+    ]
+    plan.new_copies.extend(_copy_lines(facts, plan, missing))
+    above = _above_install(facts, plan)
+    if not plan.new_copies and plan.needs and above is not None:
+        plan.new_copies.extend(_copy_lines(facts, plan, list(plan.needs)))
+        plan.reasons.append(
+            f"its manifests are copied again right above it, so it does not follow the RUN "
+            f"at line {above.first_line} directly (hadolint DL3059)"
+        )
+
+
+def _above_install(facts: Facts, plan: Plan) -> Instruction | None:
+    """The RUN the moved install would directly follow, with the same flags, if any."""
+    if plan.moved:
+        before = plan.moved[-1]
+    else:
+        index = plan.anchor.index - 1
+        if index < 0 or facts.dockerfile.instructions[index].stage != plan.anchor.stage:
+            return None
+        before = facts.dockerfile.instructions[index]
+    if before.keyword != "RUN" or set(before.flags) != set(plan.run.flags):
+        return None
+    return before
+
+
+def _copy_lines(facts: Facts, plan: Plan, needs: list[Need]) -> list[str]:
     workdir = facts.deps.effective[plan.run.index].workdir
+    lines: list[str] = []
     by_dest: dict[str, list[str]] = {}
     supplier_flags: dict[str, str] = {}
-    for need in plan.needs:
-        if need.supplier < plan.anchor.index or need.supplier in moved:
-            continue
-        if any(index < plan.anchor.index or index in moved for index in need.earlier):
-            continue  # the same file is already copied above the code COPY
+    for need in needs:
         supplier = facts.dockerfile.instructions[need.supplier]
         flags = " ".join(
             f"--{f.name}={f.value}" if f.value is not None else f"--{f.name}"
@@ -223,7 +257,7 @@ def new_copies(facts: Facts, plan: Plan) -> None:
         if need.is_dir:
             dest = _relative(need.image_path, workdir) + "/"
             source = need.context_path.rstrip("/") + "/"
-            plan.new_copies.append(f"COPY {flags + ' ' if flags else ''}{source} {dest}")
+            lines.append(f"COPY {flags + ' ' if flags else ''}{source} {dest}")
             continue
         directory = need.image_path.rsplit("/", 1)[0] or "/"
         key = f"{flags}\0{directory}"
@@ -234,9 +268,14 @@ def new_copies(facts: Facts, plan: Plan) -> None:
         rel = _relative(directory, workdir)
         dest = "." if rel == "." and len(sources) == 1 else rel.rstrip("/") + "/"
         flags = supplier_flags[key]
-        plan.new_copies.append(f"COPY {flags + ' ' if flags else ''}{' '.join(sources)} {dest}")
+        lines.append(f"COPY {flags + ' ' if flags else ''}{' '.join(sources)} {dest}")
+    return lines
 
 
 def _relative(path: str, workdir: str) -> str:
-    """`.` for the WORKDIR itself; any other directory is written absolute, to be plain."""
-    return "." if path == workdir else path
+    """`.` for the WORKDIR itself; any other directory is written absolute, to be plain.
+
+    With no WORKDIR (`/`) the destination is written absolute too: a relative one is what
+    hadolint's DL3045 reports, and the fix must add no finding.
+    """
+    return "." if path == workdir and workdir != "/" else path

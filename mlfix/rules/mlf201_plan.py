@@ -143,7 +143,27 @@ def plan_for(
                 _trim_head(raw[runfacts.command_offset + segments[split].start :], model.escape)
             )
     new_copies(facts, plan)
+    if plan.remainder_text is not None and plan.prelude is None:
+        plan.prelude = _system_layer_passing(facts, stage, plan)
     return plan
+
+
+def _system_layer_passing(facts: Facts, stage: Stage, plan: Plan) -> system_hoist.Hoist | None:
+    """A system layer below the install that MLF203 would move above the code COPY.
+
+    Once the RUN is split, the part that stays would keep that layer below it; so this
+    pass moves only the layer, exactly as MLF203 would, and both rules reach the same
+    file in any order.
+    """
+    for index, hoist in sorted(system_hoist.plans(facts).items()):
+        layer = facts.dockerfile.instructions[index]
+        if index <= plan.run.index or layer.stage != stage.index or not hoist.movable:
+            continue
+        if hoist.anchor is None or hoist.anchor.index > plan.anchor.index:
+            continue
+        if hoist.applicability is Applicability.SAFE or plan.applicability.rank < 2:
+            return hoist
+    return None
 
 
 def _split_pip_project(facts: Facts, plan: Plan, runfacts: RunFacts, position: int) -> Plan | None:
