@@ -16,15 +16,14 @@ other byte.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockerfile_parse import DockerfileParser
-
+from mlfix.dockerfile import buildkit
+from mlfix.dockerfile.scopes import env_in_scope
 from mlfix.errors import DockerfileSyntaxError
 from mlfix.textio import newline_of
 
@@ -160,9 +159,15 @@ class DockerfileModel:
 
 
 def _split_lines(text: str) -> tuple[Line, ...]:
+    """Physical lines; a UTF-8 byte order mark belongs to none of them.
+
+    BuildKit skips the mark; kept outside every line, it is never moved, and text
+    inserted above the first instruction goes after it.
+    """
     lines: list[Line] = []
-    offset = 0
-    for number, match in enumerate(re.finditer(r"[^\n]*\n|[^\n]+$", text), start=1):
+    offset = 1 if text.startswith("\ufeff") else 0
+    pattern = re.compile(r"[^\n]*\n|[^\n]+$")
+    for number, match in enumerate(pattern.finditer(text, offset), start=1):
         raw = match.group(0)
         body = raw[:-1] if raw.endswith("\n") else raw
         if body.endswith("\r"):
@@ -176,8 +181,7 @@ def _read_directives(lines: tuple[Line, ...]) -> tuple[dict[str, str], int]:
     """Parser directives stand first, before any comment, blank line or instruction."""
     directives: dict[str, str] = {}
     for position, line in enumerate(lines):
-        body = line.body.lstrip("\ufeff") if position == 0 else line.body
-        match = DIRECTIVE_RE.match(body)
+        match = DIRECTIVE_RE.match(line.body)
         if not match or match.group(1).lower() not in KNOWN_DIRECTIVES:
             return directives, position
         name = match.group(1).lower()
@@ -293,31 +297,6 @@ def _scan(lines: tuple[Line, ...], first: int, escape: str, path: Path) -> list[
     return raws
 
 
-def _one_line(keyword: str, value: str) -> str:
-    return f"{keyword} {' '.join(value.split())}\n"
-
-
-def _env_in_scope(raws: list[_Raw]) -> list[dict[str, str]]:
-    """ENV and ARG values visible at each instruction, read by dockerfile-parse.
-
-    The rendering it reads has one instruction per line and no heredoc bodies, the
-    shape its line regexes handle correctly.
-    """
-    rendering = "".join(
-        _one_line(raw.keyword, raw.logical if not raw.heredocs else raw.logical.split("<<")[0])
-        for raw in raws
-    )
-    parser = DockerfileParser(fileobj=io.BytesIO(rendering.encode("utf-8", "surrogateescape")))
-    scopes: list[dict[str, str]] = []
-    for context in parser.context_structure:
-        scope = dict(context.get_values(context_type="ARG"))
-        scope.update(context.get_values(context_type="ENV"))
-        scopes.append(scope)
-    if len(scopes) != len(raws):  # defensive: never trust a count mismatch
-        return [{} for _ in raws]
-    return scopes
-
-
 def parse(text: str, path: Path) -> DockerfileModel:
     lines = _split_lines(text)
     directives, first = _read_directives(lines)
@@ -325,13 +304,21 @@ def parse(text: str, path: Path) -> DockerfileModel:
     if escape not in ("\\", "`"):
         raise DockerfileSyntaxError(path, f"invalid escape directive {escape!r}")
     raws = _scan(lines, first, escape, path)
-    scopes = _env_in_scope(raws)
+    refused = buildkit.file_refusal(text, bool(raws))
+    if refused:
+        raise DockerfileSyntaxError(path, refused)
+    split = [_split_flags(raw.keyword, raw.logical) for raw in raws]
+    for raw, (_flags, value) in zip(raws, split, strict=True):
+        refused = buildkit.refusal(raw.keyword, value)
+        if refused:
+            raise DockerfileSyntaxError(path, f"line {lines[raw.first].number}: {refused}")
+    scopes = env_in_scope([(r.keyword, r.logical, bool(r.heredocs)) for r in raws])
     instructions: list[Instruction] = []
     stage = -1
     for index, raw in enumerate(raws):
         if raw.keyword == "FROM":
             stage += 1
-        flags, value = _split_flags(raw.keyword, raw.logical)
+        flags, value = split[index]
         first_line, last_line = lines[raw.first], lines[raw.last]
         instructions.append(
             Instruction(
