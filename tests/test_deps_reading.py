@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import codecs
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mlfix.deps.facts import Context
 from mlfix.deps.manifests import is_manifest
-from mlfix.errors import BinaryFileError
+from mlfix.errors import BinaryFileError, MlfixError
 from mlfix.textio import decode_manifest
 
 TEXT = "six==1.17.0\n-r extra.txt\n"
@@ -69,3 +71,10 @@ def test_pip_itself_reads_a_utf16_requirements_file(tmp_path: Path) -> None:
 )
 def test_manifests_by_name(path: str, expected: bool) -> None:
     assert is_manifest(path) is expected
+
+
+def test_a_fifo_manifest_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "requirements.txt")
+    context = Context(tmp_path)
+    with pytest.raises(MlfixError, match="not a regular file"):
+        context.read_text("requirements.txt")

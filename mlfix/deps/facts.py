@@ -33,6 +33,7 @@ from mlfix.errors import MlfixError
 from mlfix.textio import decode_manifest
 
 SELF_CONTAINED_LIMIT = 2_000_000  # bytes: a local package bigger than this is "the code"
+MANIFEST_LIMIT = 16_000_000  # bytes read at most from one manifest
 PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
@@ -108,6 +109,10 @@ class Context:
         if path is None:
             raise MlfixError(self.root / rel, "points outside the build context")
         try:
+            if not path.is_file():  # a FIFO would block the read forever
+                raise MlfixError(path, "is not a regular file; mlfix reads only regular files")
+            if path.stat().st_size > MANIFEST_LIMIT:
+                raise MlfixError(path, f"is over {MANIFEST_LIMIT // 1_000_000} MB, not a manifest")
             return decode_manifest(path.read_bytes(), path)
         except OSError as exc:
             raise MlfixError(path, f"cannot be read ({exc.strerror or exc})") from None
