@@ -217,14 +217,18 @@ def covered_by_mount(path: str | None, mounts: list[CacheMount], tool: str) -> b
 
 def removed_later(path: str | None, tool: str, later: list[str]) -> bool:
     """A later command of the same RUN deletes the cache (or asks the tool to)."""
-    if tool == "poetry" and path is not None:
+    if tool == "poetry":
+        # Unknown home: the fix removes `$HOME/.cache/pypoetry/{cache,artifacts}`.
+        base = path if path is not None else "~/.cache/pypoetry"
         removed = {
-            posixpath.normpath(w).rstrip("/*")
+            posixpath.normpath(w.strip("\"'").replace("${HOME}", "~").replace("$HOME", "~")).rstrip(
+                "/*"
+            )
             for text in later
             if text.split()[:1] == ["rm"]
             for w in text.split()[1:]
         }
-        if {f"{path}/cache", f"{path}/artifacts"} <= removed:
+        if {f"{base}/cache", f"{base}/artifacts"} <= removed:
             return True
     for text in later:
         words = text.split()

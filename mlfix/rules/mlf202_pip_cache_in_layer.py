@@ -73,7 +73,7 @@ from mlfix.deps.pycache import (
     stage_env,
 )
 from mlfix.dockerfile import shell
-from mlfix.dockerfile.model import DockerfileModel, Instruction
+from mlfix.dockerfile.model import DockerfileModel, Flag, Instruction
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location
 
@@ -184,11 +184,17 @@ def _finding(
     mountable = all(
         leak.cache.path is not None and (who.is_root or who.uid is not None) for leak in leaks
     )
+    if mountable and _mount_joins_a_neighbour(model, instruction, who, leaks):
+        mountable = False
+        notes.append(
+            "a cache mount would give this RUN the flags of the RUN next to it (hadolint "
+            "DL3059 then asks to merge them); the fix turns the cache off instead"
+        )
     if model.uses_buildkit_syntax and mountable:
         edits, applicability = _mount_fix(model, instruction, run, who, leaks, notes)
         title = "Keep the cache in a BuildKit cache mount"
     else:
-        if model.uses_buildkit_syntax:
+        if model.uses_buildkit_syntax and not notes:
             notes.append(
                 f"the Dockerfile does not say the uid or home of user {who.user}, so a "
                 "cache mount it can write to cannot be made; the fix turns the cache off"
@@ -235,9 +241,36 @@ def _no_cache_fix(
                     "poetry's output is piped or chained with `||`; delete its cache by hand"
                 )
                 continue
+            # Unknown home: `$HOME` double-quoted, as hadolint (SC2086) wants it.
             base = leak.cache.path or "$HOME/.cache/pypoetry"
-            edits.append(Edit.insert(model.path, at, f" && rm -rf {base}/cache {base}/artifacts"))
+            q = '"' if leak.cache.path is None else ""
+            edits.append(
+                Edit.insert(model.path, at, f" && rm -rf {q}{base}/cache{q} {q}{base}/artifacts{q}")
+            )
     return edits
+
+
+def _mount_flags(who: Account, leaks: list[Leak]) -> str:
+    targets = list(dict.fromkeys(t for leak in leaks for t in _mount_targets(leak)))
+    owner = "" if who.is_root else f",uid={who.uid}"
+    return "".join(f"--mount=type=cache,target={t}{owner} " for t in targets)
+
+
+def _mount_joins_a_neighbour(
+    model: DockerfileModel, instruction: Instruction, who: Account, leaks: list[Leak]
+) -> bool:
+    """True when the mount makes this RUN's flags those of the RUN right before or after.
+
+    hadolint reports consecutive RUNs with the same flags (DL3059); a fix adds none.
+    """
+    added = {Flag("mount", f[len("--mount=") :]) for f in _mount_flags(who, leaks).split()}
+    before, after = set(instruction.flags), set(instruction.flags) | added
+    for index in (instruction.index - 1, instruction.index + 1):
+        if 0 <= index < len(model.instructions):
+            other = model.instructions[index]
+            if other.keyword == "RUN" and set(other.flags) == after != before:
+                return True
+    return False
 
 
 def _mount_fix(
@@ -248,9 +281,7 @@ def _mount_fix(
     leaks: list[Leak],
     notes: list[str],
 ) -> tuple[list[Edit], Applicability]:
-    targets = list(dict.fromkeys(t for leak in leaks for t in _mount_targets(leak)))
-    owner = "" if who.is_root else f",uid={who.uid}"
-    flags = "".join(f"--mount=type=cache,target={t}{owner} " for t in targets)
+    flags = _mount_flags(who, leaks)
     # After the RUN's own flags, right before the command: MLF203 puts its apt mounts
     # right after `RUN`, so the two rules give the same flag order whichever runs first.
     edits = [Edit.insert(model.path, instruction.start + run.command_offset, flags)]
