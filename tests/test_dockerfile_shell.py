@@ -57,3 +57,10 @@ def test_heredoc_bodies_are_not_commands() -> None:
         ["cat", "EOF", "x"],
         ["ls"],
     ]
+
+
+def test_nothing_is_appended_after_a_lone_backslash() -> None:
+    """With `# escape=\\``, a final `\\` is the shell's: a word appended after it would
+    start with an escaped blank."""
+    text = "pip install \\"
+    assert text[: shell.end_of_text(text, "`")] == "pip install"

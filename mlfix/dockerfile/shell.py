@@ -316,7 +316,9 @@ def words(text: str, escape: str = "\\") -> list[Word]:
 def end_of_text(text: str, escape: str = "\\") -> int:
     """Offset just past the last word or operator: trailing blanks, continuations and
     comments excluded, so text appended there is still part of the command."""
-    tokens = lex(text, escape=escape).tokens
+    tokens = list(lex(text, escape=escape).tokens)
+    while tokens and isinstance(tokens[-1], Word) and tokens[-1].source == "\\":
+        tokens.pop()  # a lone backslash at the end: text after it would be escaped by it
     return tokens[-1].end if tokens else 0
 
 
