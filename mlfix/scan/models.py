@@ -1,49 +1,25 @@
 """Find the models a project loads: which loader, which repo, which arguments.
 
 The visitor walks only the statements that hold a needle line (see `prefilter`), finds the
-loader calls there with a libcst visitor (`syntax.CallCollector`), and resolves their name
-argument with `resolve.Evaluator`. Scanned code is read as a libcst syntax tree and never
-imported or executed.
-
-Speed: libcst (1.9, native parser) needs about 2 µs per character to parse, about ten
-times CPython's `ast`, and `node.visit()` or PositionProvider cost about as much again.
-So only the statements the scan needs are parsed (`source`), positions come from one
-codegen pass over what was parsed (`syntax.Unit`), the visitor runs only on the
-statements that touch a needle line, and it is driven over the node fields
-(`syntax.visit`) instead of libcst's rebuilding `visit`.
+loader calls there, and resolves their name argument with `resolve.Evaluator`. Scanned code
+is read as a syntax tree and never imported or executed.
 """
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-import libcst as cst
-
 from mlfix.scan import known
-from mlfix.scan.prefilter import LOADER_RE, may_load_models, read_bytes
+from mlfix.scan.prefilter import may_load_models, read_bytes
 from mlfix.scan.refs import ModelRef, RefKind, ScanProblem, ScanResult
-from mlfix.scan.resolve import Evaluator, Project, _last_name
-from mlfix.scan.source import Scope, SourceFile, inert_spans, inside, token_spans
-from mlfix.scan.syntax import (
-    WORD_BYTES,
-    CallCollector,
-    NoPosition,
-    Statement,
-    argument,
-    else_body,
-    flat,
-    keyword_map,
-    parameters,
-    string_pieces,
-    suite,
-    try_parts,
-    visit,
-)
+from mlfix.scan.resolve import MAX_EVALS, Evaluator, Project, _last_name
+from mlfix.scan.source import MAX_NESTING, Scope, SourceFile
 from mlfix.scan.values import LocalPath, NoneValue, Opaque, Text, Unknown, Value, describe
 from mlfix.textio import ERRORS
 
@@ -90,66 +66,6 @@ CANDIDATE_NAMES = frozenset(
         *OPEN_CLIP_FUNCTIONS,
     }
 )
-# `... import pipeline as hf_pipeline`: the `as` is searched first (a pattern that starts
-# with a literal is a fast search; one that starts with a class of bytes is not), then the
-# byte before it and the name before that.
-_AS = re.compile(rb"as[\s\\]")
-_SPACE = frozenset(b" \t\n\r\f\v\\")
-_NAME_BEFORE = re.compile(rb"(\w+)[\s\\]*\Z")
-
-
-def _alias_imports(data: bytes) -> Iterator[int]:
-    """Offsets of `<loader name> as` (the imports the alias search must see parsed)."""
-    for match in _AS.finditer(data):
-        start = match.start()
-        if start == 0 or data[start - 1] not in _SPACE:
-            continue
-        before = _NAME_BEFORE.search(data, max(0, start - 65), start)
-        if before and before.group(1).decode("ascii", "replace") in CANDIDATE_NAMES:
-            yield before.start()
-
-
-# An f-string opening on the line: Python 3.12 lets a replacement field reuse the quote
-# (`f"{d["k"]} {load("x")}"`), which the string tokens of `inert_spans` take for the end of
-# the string, so a needle after one on its line counts as code.
-_FSTRING_START = re.compile(rb"(?<![A-Za-z0-9_])[rRbB]?[fF][rRbB]?[\"']")
-
-
-def loader_lines(data: bytes, spans: list[tuple[int, int]] | None = None) -> list[int]:
-    """The 1-based lines where a needle (`prefilter.LOADER_RE`) can name a loader, sorted.
-
-    A subset of `prefilter.needle_lines`: a needle inside a longer name (`run_pipeline`,
-    `SentenceTransformerTrainer`) is not a loader, and a loader call is recognised by the
-    whole word (or an alias, or an `hf-hub:` literal), so the statements on such lines
-    cannot hold one and need not be parsed. Nor can a needle in a comment or a plain
-    string (`source.inert_spans`): only the `hf-hub:` prefix is looked for in strings.
-    """
-    lines: list[int] = []
-    line = 1
-    pos = 0
-    inert: list[tuple[int, int]] | None = None
-    for match in LOADER_RE.finditer(data):
-        start, end = match.start(), match.end()
-        text = match.group()
-        if not text.startswith((b"hf_hub:", b"hf-hub:")):
-            if start > 0 and data[start - 1] in WORD_BYTES:
-                continue
-            whole_word = not text.startswith(b"create_model")  # `create_model_and...` goes on
-            if whole_word and end < len(data) and data[end] in WORD_BYTES:
-                continue
-            if inert is None:
-                inert = inert_spans(data, spans)
-            if inside(inert, start) is not None and not _FSTRING_START.search(
-                data, data.rfind(b"\n", 0, start) + 1, start
-            ):
-                continue  # in a comment or a string: text, not a call
-        line += data.count(b"\n", pos, start)
-        pos = start
-        if not lines or lines[-1] != line:
-            lines.append(line)
-    return lines
-
-
 # Keyword arguments kept verbatim because they change which files a loader reads.
 OPTION_KEYWORDS = (
     "use_safetensors",
@@ -185,10 +101,20 @@ class _Loader:
     library: str
     loader_class: str | None
     role: str
-    name: cst.BaseExpression | None
+    name: ast.expr | None
 
 
-_argument = argument
+def _argument(call: ast.Call, index: int | None, *keywords: str) -> ast.expr | None:
+    for keyword in call.keywords:
+        if keyword.arg in keywords:
+            return keyword.value
+    if (
+        index is not None
+        and index < len(call.args)
+        and not any(isinstance(arg, ast.Starred) for arg in call.args[: index + 1])
+    ):
+        return call.args[index]
+    return None
 
 
 def _library_of(qualname: str | None, class_name: str | None) -> str:
@@ -233,136 +159,90 @@ def _role_of(class_name: str | None, library: str) -> str:
 
 
 class ModelVisitor:
-    """Walks one file's statements that hold needle lines and records its model refs."""
+    """Walks one file's statements and records its model refs."""
 
-    def __init__(self, source: SourceFile, evaluator: Evaluator, lines: list[int] | None) -> None:
+    def __init__(self, source: SourceFile, evaluator: Evaluator) -> None:
         self.source = source
         self.evaluator = evaluator
         self.project = evaluator.project
-        self.lines = lines
         self.refs: list[ModelRef] = []
-        source.ensure_offsets(_alias_imports(source.data))
         self.aliases = self._loader_aliases()
-        self.ready = True
-        if lines is not None and self.aliases:
-            alias_lines = list(self._alias_lines())
-            self.ready = source.ensure_lines(alias_lines)
-            self.lines = sorted(set(lines) | set(alias_lines))
-
-    # -- which statements to look at --------------------------------------------------
 
     def _loader_aliases(self) -> dict[str, str]:
         """Loader functions imported under another name (`... import pipeline as hf_pipeline`)."""
         aliases: dict[str, str] = {}
-        for stmt in flat(self.source.tree.body):
-            if isinstance(stmt, cst.ImportFrom) and not isinstance(stmt.names, cst.ImportStar):
+        for stmt in self.source.tree.body:
+            if isinstance(stmt, ast.ImportFrom):
                 for alias in stmt.names:
-                    name = alias.evaluated_name
-                    asname = alias.evaluated_alias
-                    if asname and name in CANDIDATE_NAMES:
-                        aliases[asname] = name
+                    if alias.asname and alias.name in CANDIDATE_NAMES:
+                        aliases[alias.asname] = alias.name
         return aliases
 
-    def _alias_lines(self) -> Iterator[int]:
-        pattern = re.compile(
-            rb"\b(?:" + b"|".join(re.escape(a.encode()) for a in self.aliases) + rb")\s*\("
-        )
-        line, pos = 1, 0
-        for match in pattern.finditer(self.source.data):
-            line += self.source.data.count(b"\n", pos, match.start())
-            pos = match.start()
-            yield line
-
-    def _touches(self, start: int, end: int) -> bool:
-        if self.lines is None:
-            return True
-        lines = self.lines
-        low, high = 0, len(lines)
-        while low < high:
-            mid = (low + high) // 2
-            if lines[mid] < start:
-                low = mid + 1
-            else:
-                high = mid
-        return low < len(lines) and lines[low] <= end
-
     def run(self) -> list[ModelRef]:
-        self._block(flat(self.source.tree.body), self.source.module_scope)
+        self._block(self.source.tree.body, self.source.module_scope)
         return self.refs
 
-    def _block(self, body: list[Statement], scope: Scope) -> None:
-        source = self.source
+    def _block(self, body: list[ast.stmt], scope: Scope, depth: int = 0) -> None:
+        if depth > MAX_NESTING:
+            if body:
+                self.source.skip(f"blocks nested deeper than {MAX_NESTING} levels", body[0].lineno)
+            return
         for stmt in body:
-            if not self._touches(source.first_line(stmt), source.end_line(stmt)):
-                continue
-            if isinstance(stmt, cst.FunctionDef):
-                params = stmt.params
+            decorators = getattr(stmt, "decorator_list", None) or []
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = stmt.args
                 self._expressions(
-                    [
-                        *(d.decorator for d in stmt.decorators),
-                        *(p.default for p in parameters(params) if p.default is not None),
-                        *(p.default for p in params.kwonly_params if p.default is not None),
-                    ],
-                    scope,
+                    [*decorators, *args.defaults, *(d for d in args.kw_defaults if d)], scope
                 )
-                self._block(suite(stmt.body), source.scope(stmt, scope))
-            elif isinstance(stmt, cst.ClassDef):
+                self._block(stmt.body, self.source.scope(stmt, scope), depth + 1)
+            elif isinstance(stmt, ast.ClassDef):
                 self._expressions(
-                    [
-                        *(d.decorator for d in stmt.decorators),
-                        *(arg.value for arg in stmt.bases),
-                        *(arg.value for arg in stmt.keywords),
-                    ],
-                    scope,
+                    [*decorators, *stmt.bases, *(k.value for k in stmt.keywords)], scope
                 )
-                self._block(suite(stmt.body), source.scope(stmt, scope))
-            elif isinstance(stmt, (cst.If, cst.While)):
+                self._block(stmt.body, self.source.scope(stmt, scope), depth + 1)
+            elif isinstance(stmt, (ast.If, ast.While)):
                 self._expressions([stmt.test], scope)
-                self._block(suite(stmt.body), scope)
-                self._block(else_body(stmt.orelse), scope)
-            elif isinstance(stmt, cst.For):
+                self._block(stmt.body, scope, depth + 1)
+                self._block(stmt.orelse, scope, depth + 1)
+            elif isinstance(stmt, (ast.For, ast.AsyncFor)):
                 self._expressions([stmt.iter], scope)
-                self._block(suite(stmt.body), scope)
-                self._block(else_body(stmt.orelse), scope)
-            elif isinstance(stmt, cst.With):
-                self._expressions([item.item for item in stmt.items], scope)
-                self._block(suite(stmt.body), scope)
-            elif isinstance(stmt, cst.Match):
+                self._block(stmt.body, scope, depth + 1)
+                self._block(stmt.orelse, scope, depth + 1)
+            elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+                self._expressions([item.context_expr for item in stmt.items], scope)
+                self._block(stmt.body, scope, depth + 1)
+            elif isinstance(stmt, ast.Match):
                 self._expressions([stmt.subject], scope)
                 for case in stmt.cases:
-                    self._block(suite(case.body), scope)
-            elif isinstance(stmt, (cst.Try, cst.TryStar)):
-                body, orelse, finalbody = try_parts(stmt)
-                self._block(body, scope)
-                for handler in stmt.handlers:
-                    self._block(suite(handler.body), scope)
-                self._block(orelse, scope)
-                self._block(finalbody, scope)
+                    self._block(case.body, scope, depth + 1)
+            elif hasattr(stmt, "handlers"):  # try / try*
+                self._block(getattr(stmt, "body", []), scope, depth + 1)
+                for handler in getattr(stmt, "handlers", []):
+                    self._block(handler.body, scope, depth + 1)
+                self._block(getattr(stmt, "orelse", []), scope, depth + 1)
+                self._block(getattr(stmt, "finalbody", []), scope, depth + 1)
             else:
                 self._expressions([stmt], scope)
 
-    def _expressions(self, nodes: Iterable[cst.CSTNode], scope: Scope) -> None:
-        collector = CallCollector()
-        for root in nodes:
-            visit(root, collector)
-        # In source order already (libcst's visiting order), so no positions are needed
-        # until a call turns out to be a loader.
-        for call in collector.calls:
+    def _expressions(self, nodes: Iterable[ast.AST], scope: Scope) -> None:
+        calls = [node for root in nodes for node in ast.walk(root) if isinstance(node, ast.Call)]
+        calls.sort(key=lambda c: (c.lineno, c.col_offset))
+        for call in calls:
             loader = self._classify(call, scope)
             if loader is not None:
                 self.refs.extend(self._refs(call, loader, scope))
 
     # -- recognising loaders ----------------------------------------------------------
 
-    def _classify(self, call: cst.Call, scope: Scope) -> _Loader | None:
+    def _classify(self, call: ast.Call, scope: Scope) -> _Loader | None:
         func = call.func
-        last = _last_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
-        if isinstance(func, cst.Name) and func.value in self.aliases:
-            last = self.aliases[func.value]
+        last = _last_name(func) if isinstance(func, (ast.Name, ast.Attribute)) else None
+        if isinstance(func, ast.Name) and func.id in self.aliases:
+            last = self.aliases[func.id]
         if last not in CANDIDATE_NAMES:
             return self._hub_prefixed(call, scope)
-        if isinstance(func, cst.Attribute):
-            attr = func.attr.value
+        if isinstance(func, ast.Attribute):
+            attr = func.attr
             if attr == "from_pretrained":
                 return self._pretrained(call, func, scope)
             if attr == "from_single_file":
@@ -390,12 +270,12 @@ class ModelVisitor:
         if root in FOREIGN_HUBS or (qualname and qualname.startswith(("<local>", "."))):
             return None
         bare = qualname is None or "." not in qualname  # not imported from anywhere
-        if isinstance(func, cst.Attribute) and qualname is None:
+        if isinstance(func, ast.Attribute) and qualname is None:
             bare = False
         if last in HUB_FUNCTIONS and (
             root == "huggingface_hub"
             or bare
-            or (isinstance(func, cst.Attribute) and qualname is None)
+            or (isinstance(func, ast.Attribute) and qualname is None)
         ):
             if last == "hf_hub_download":
                 return _Loader(
@@ -429,22 +309,29 @@ class ModelVisitor:
             return _Loader("open_clip", "open_clip", None, role, _argument(call, 0, "model_name"))
         return self._hub_prefixed(call, scope)
 
-    def _hub_prefixed(self, call: cst.Call, scope: Scope) -> _Loader | None:
+    def _hub_prefixed(self, call: ast.Call, scope: Scope) -> _Loader | None:
         """Any call given a literal `hf-hub:org/name` (timm and open_clip naming)."""
         first = _argument(call, 0, "model_name")
         if first is None:
             return None
-        if not _literal_prefix(first).startswith(known.HF_HUB_PREFIXES):
+        literal = first.value if isinstance(first, ast.Constant) else None
+        if (
+            isinstance(first, ast.JoinedStr)
+            and first.values
+            and isinstance(first.values[0], ast.Constant)
+        ):
+            literal = first.values[0].value
+        if not (isinstance(literal, str) and literal.startswith(known.HF_HUB_PREFIXES)):
             return None
         qualname = self.evaluator.qualname(call.func, scope)
         library = LIBRARIES.get(qualname.split(".")[0], "unknown") if qualname else "unknown"
         return _Loader("hfhub", library, None, "model", first)
 
-    def _pretrained(self, call: cst.Call, func: cst.Attribute, scope: Scope) -> _Loader | None:
+    def _pretrained(self, call: ast.Call, func: ast.Attribute, scope: Scope) -> _Loader | None:
         receiver = func.value
-        if isinstance(receiver, cst.Name) and receiver.value in ("cls", "self"):
+        if isinstance(receiver, ast.Name) and receiver.id in ("cls", "self"):
             return None  # a library's own loader implementation: the name is its parameter
-        if isinstance(receiver, cst.Call) and _last_name(receiver.func) == "super":
+        if isinstance(receiver, ast.Call) and _last_name(receiver.func) == "super":
             return None
         qualname = self.evaluator.qualname(receiver, scope)
         if qualname and qualname.split(".")[0] in FOREIGN_HUBS:
@@ -470,9 +357,9 @@ class ModelVisitor:
 
     # -- building refs ----------------------------------------------------------------
 
-    def _base(self, call: cst.Call, loader: _Loader, scope: Scope) -> dict[str, object]:
+    def _base(self, call: ast.Call, loader: _Loader, scope: Scope) -> dict[str, object]:
         """The fields every ref of this call shares: position, loader, keyword arguments."""
-        keywords = keyword_map(call)
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
         text = self.evaluator.text
         notes: list[str] = []
         for key in ("revision", "subfolder", "cache_dir", "cache_folder", "download_root"):
@@ -490,7 +377,6 @@ class ModelVisitor:
                     options.append((key, repr(value.value)))
         filename = text(keywords.get("filename"), scope) or text(keywords.get("gguf_file"), scope)
         filename = filename or text(keywords.get("weight_name"), scope)
-        line, column = self.source.start(call)
         cache = (
             keywords.get("cache_dir")
             or keywords.get("cache_folder")
@@ -502,8 +388,8 @@ class ModelVisitor:
             "loader_class": loader.loader_class,
             "role": loader.role,
             "path": self.source.display,
-            "line": line,
-            "column": column + 1,
+            "line": call.lineno,
+            "column": self.source.char_column(call.lineno, call.col_offset),
             "raw": self.source.segment(loader.name)
             if loader.name is not None
             else self.source.segment(call),
@@ -521,7 +407,7 @@ class ModelVisitor:
             "options": tuple(options),
         }
 
-    def _refs(self, call: cst.Call, loader: _Loader, scope: Scope) -> list[ModelRef]:
+    def _refs(self, call: ast.Call, loader: _Loader, scope: Scope) -> list[ModelRef]:
         base = self._base(call, loader, scope)
         value = self.evaluator.eval(loader.name, scope) if loader.name is not None else None
         kind = loader.kind
@@ -640,7 +526,7 @@ class ModelVisitor:
         return self._named(base, value)
 
     def _prefixed(
-        self, call: cst.Call, loader: _Loader, scope: Scope, base: dict[str, object], value: Value
+        self, call: ast.Call, loader: _Loader, scope: Scope, base: dict[str, object], value: Value
     ) -> list[ModelRef]:
         if isinstance(value, Text) and value.value.startswith(known.HF_HUB_PREFIXES):
             name = value.value.split(":", 1)[1]
@@ -659,7 +545,7 @@ class ModelVisitor:
                     **meta,
                 )
             ]
-        keywords = keyword_map(call)
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
         if loader.kind == "timm":
             pretrained = (
                 self.evaluator.eval(keywords["pretrained"], scope)
@@ -756,7 +642,7 @@ class ModelVisitor:
 
     def _pipeline(
         self,
-        call: cst.Call,
+        call: ast.Call,
         loader: _Loader,
         scope: Scope,
         base: dict[str, object],
@@ -780,7 +666,7 @@ class ModelVisitor:
             refs.append(ref)
         elif model is None:
             refs.append(self._pipeline_default(base, task_expr, task_value))
-        keywords = keyword_map(call)
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
         for key, role in (
             ("tokenizer", "tokenizer"),
             ("feature_extractor", "processor"),
@@ -795,7 +681,7 @@ class ModelVisitor:
         return refs
 
     def _pipeline_default(
-        self, base: dict[str, object], task_expr: cst.BaseExpression | None, task: Value | None
+        self, base: dict[str, object], task_expr: ast.expr | None, task: Value | None
     ) -> ModelRef:
         if task_expr is None or task is None:
             return self._unresolved(base, "pipeline() names neither a task nor a model")
@@ -822,17 +708,6 @@ class ModelVisitor:
         )
 
 
-def _literal_prefix(node: cst.BaseExpression) -> str:
-    """The literal text a string argument starts with ("" when it starts with a field)."""
-    pieces = string_pieces(node)
-    prefix = ""
-    for piece in pieces or ():
-        if not isinstance(piece, str):
-            break
-        prefix += piece
-    return prefix
-
-
 def _replace(ref: ModelRef, **changes: object) -> ModelRef:
     from dataclasses import replace
 
@@ -850,38 +725,30 @@ def scan_data(
     *,
     line_offset: int = 0,
 ) -> tuple[list[ModelRef], list[ScanProblem]]:
-    spans = token_spans(data)  # strings and comments, read once for all the cuts below
-    lines = loader_lines(data, spans)
-    if not lines and next(_alias_imports(data), None) is None:
-        return [], []  # the needles are inside longer names only: no loader to find
     try:
-        source = SourceFile.parse(path, display, data, lines, spans)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return [], [_parse_problem(exc, display, line_offset)]
+        source = SourceFile.parse(path, display, data)
+    except SyntaxError as exc:
+        message = f"cannot parse: {exc.msg}" if exc.msg else "cannot parse"
+        return [], [ScanProblem(display, (exc.lineno or 1) + line_offset, message)]
+    except (RecursionError, MemoryError):
+        return [], [
+            ScanProblem(display, 1 + line_offset, "not scanned: nested too deeply to parse")
+        ]
+    except ValueError as exc:
+        return [], [ScanProblem(display, 1 + line_offset, f"not scanned: {exc}")]
     evaluator.project.remember(source)
-    try:
-        visitor = ModelVisitor(source, evaluator, lines)
-        refs = visitor.run()
-    except (NoPosition, RecursionError):
-        message = "cannot parse: the code is nested too deeply"
-        return [], [ScanProblem(display, 1 + line_offset, message)]
-    if source.error is not None:  # a statement the scan reached does not parse
-        return [], [_parse_problem(source.error, display, line_offset)]
-    problems: list[ScanProblem] = []
-    if not visitor.ready:
-        problems.append(
-            ScanProblem(display, 1 + line_offset, "cannot parse a statement that calls a loader")
-        )
+    evaluator.start_file()
+    refs = ModelVisitor(source, evaluator).run()
+    problems = [
+        ScanProblem(display, line + line_offset, f"not fully scanned: {reason}")
+        for reason, line in source.skipped.items()
+    ]
+    if evaluator.exhausted:
+        message = f"not fully scanned: more than {MAX_EVALS} values to evaluate"
+        problems.append(ScanProblem(display, 1 + line_offset, message))
     if line_offset:
         refs = [_replace(ref, line=ref.line + line_offset) for ref in refs]
     return refs, problems
-
-
-def _parse_problem(error: Exception, display: Path, line_offset: int) -> ScanProblem:
-    if isinstance(error, SyntaxError):
-        message = f"cannot parse: {error.msg}" if error.msg else "cannot parse"
-        return ScanProblem(display, (error.lineno or 1) + line_offset, message)
-    return ScanProblem(display, 1 + line_offset, f"cannot parse: {error}")
 
 
 def scan_source(

@@ -95,11 +95,15 @@ class PythonFile(NamedTuple):
 
 @dataclass(frozen=True)
 class Candidate:
-    """One walked file: its bytes when it may load a model, else None; or the read error."""
+    """One walked file: its bytes when it may load a model, else None; or the read error.
+
+    `too_large` files (over MAX_FILE_BYTES) are read no further than the cap and not parsed.
+    """
 
     file: PythonFile
     data: bytes | None
     error: OSError | None = None
+    too_large: bool = False
 
 
 def may_load_models(data: bytes) -> bool:
@@ -164,6 +168,7 @@ def iter_python_files(
 
 
 _READ_SIZE = 1 << 16
+MAX_FILE_BYTES = 4 << 20  # larger .py files are generated code or data, never parsed
 
 
 def read_bytes(path: str) -> bytes:
@@ -228,18 +233,27 @@ def filter_batch(files: Sequence[PythonFile]) -> list[Candidate]:
     for group in _FAST_GROUPS:
         for match in group.finditer(blob):
             maybe.add(bisect.bisect_right(starts, match.start()) - 1)
-    kept = sorted(maybe | set(errors))
+    large = {i for i, data in enumerate(datas) if len(data) > MAX_FILE_BYTES}
+    kept = sorted(maybe | set(errors) | large)
     result: list[Candidate] = []
     for index in kept:
         if index in errors:
             result.append(Candidate(files[index], None, errors[index]))
+        elif index in large:
+            result.append(Candidate(files[index], None, too_large=True))
         elif LOADER_RE.search(datas[index]) is not None:
             result.append(Candidate(files[index], datas[index]))
     return result
 
 
 def _read_rest(fd: int) -> bytes:
+    """The rest of a file, at most one byte past MAX_FILE_BYTES (so a sparse 2 GB file costs
+    one bounded read and is known to be too large)."""
     chunks: list[bytes] = []
-    while chunk := os.read(fd, _READ_SIZE):
+    size = _READ_SIZE
+    while size <= MAX_FILE_BYTES and (
+        chunk := os.read(fd, min(1 << 20, MAX_FILE_BYTES + 1 - size + _READ_SIZE))
+    ):
         chunks.append(chunk)
+        size += len(chunk)
     return b"".join(chunks)

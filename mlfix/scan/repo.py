@@ -23,7 +23,13 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 from mlfix.scan.models import EMPTY_ENV, scan_data
-from mlfix.scan.prefilter import Exclude, PythonFile, filter_batch, iter_python_files
+from mlfix.scan.prefilter import (
+    MAX_FILE_BYTES,
+    Exclude,
+    PythonFile,
+    filter_batch,
+    iter_python_files,
+)
 from mlfix.scan.refs import ModelRef, ScanProblem, ScanResult
 from mlfix.scan.resolve import Evaluator, Project
 
@@ -58,6 +64,10 @@ class _BatchScanner:
                 partial.problems.append(
                     ScanProblem(Path(candidate.file.rel), 1, f"cannot be read ({reason})")
                 )
+                continue
+            if candidate.too_large:
+                message = f"not scanned: larger than {MAX_FILE_BYTES >> 20} MB"
+                partial.problems.append(ScanProblem(Path(candidate.file.rel), 1, message))
                 continue
             if candidate.data is None:
                 continue
@@ -140,7 +150,7 @@ def scan_repo(
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while libcst builds trees.
+    """Run the cyclic garbage collector less often while `ast` trees are built.
 
     A parse allocates thousands of nodes, which trips the youngest generation's threshold
     (700 allocations) over and over, and each collection walks them for nothing: syntax

@@ -12,6 +12,7 @@ passed in as `env`) before the code's default, because that is what runs.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from collections import OrderedDict
@@ -19,31 +20,9 @@ from collections.abc import Iterator
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
 
-import libcst as cst
-
 from mlfix.scan.known import pinned
 from mlfix.scan.prefilter import read_bytes
 from mlfix.scan.source import Binding, FunctionNode, Scope, SourceFile
-from mlfix.scan.syntax import (
-    Statement,
-    ast_name,
-    constant,
-    decorated_by,
-    else_body,
-    has_double_star,
-    has_fields,
-    has_starred,
-    is_string,
-    keywords,
-    last_name,
-    parameters,
-    positional,
-    str_constant,
-    string_pieces,
-    suite,
-    try_parts,
-    walk,
-)
 from mlfix.scan.values import (
     ClassRef,
     Const,
@@ -104,9 +83,7 @@ STR_METHODS = frozenset(
     }
 )
 _MAX_DEPTH = 40
-
-Evaluable = cst.BaseExpression | cst.Arg
-"""What the evaluator reads: an expression, or a call argument (`*args` is unknown)."""
+MAX_EVALS = 20_000  # expressions evaluated per scanned file, imports included
 
 
 class Project:
@@ -131,9 +108,7 @@ class Project:
         self._cache: OrderedDict[Path, SourceFile | None] = OrderedDict()
         self._cache_size = cache_size
         # Which file a module name is, per search base: bounded, like the module cache.
-        self._found: OrderedDict[tuple[str, str], Path | None] = OrderedDict()
-        self._bases: dict[str, tuple[str, ...]] = {}
-        self._listings: OrderedDict[str, tuple[frozenset[str], frozenset[str]]] = OrderedDict()
+        self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
 
     def version(self, package: str) -> str | None:
         """The version the project pins for a package, when the caller knows it."""
@@ -181,77 +156,28 @@ class Project:
         self._store(key, source)
         return source
 
-    def _search_bases(self, importer: SourceFile) -> tuple[str, ...]:
-        """The directories an absolute import is looked up in: the importer's own, its
-        parents up to the root, then the root's `src` (cached per directory, as text:
-        Path objects cost more than the lookups they serve)."""
+    def _search_bases(self, importer: SourceFile) -> Iterator[Path]:
         if self.root is None:
-            return ()
-        directory = os.path.dirname(_absolute_text(importer.path))
-        found = self._bases.get(directory)
-        if found is None:
-            root = str(self.root)
-            inside = root.rstrip(os.sep) + os.sep
-            bases: list[str] = []
-            current = directory
-            while True:
-                bases.append(current)
-                if current == root or not current.startswith(inside):
-                    break
-                current = os.path.dirname(current)
-            bases.append(os.path.join(root, "src"))
-            found = self._bases[directory] = tuple(bases)
-            if len(self._bases) > 4 * self._cache_size:
-                self._bases.pop(next(iter(self._bases)))
-        return found
+            return
+        directory = _absolute(importer.path).parent
+        while True:
+            yield directory
+            if directory == self.root or self.root not in directory.parents:
+                break
+            directory = directory.parent
+        yield self.root / "src"
 
-    def _listing(self, directory: str) -> tuple[frozenset[str], frozenset[str]]:
-        """The files and the directories in a directory (symlinks followed), cached.
-
-        One `scandir` answers every module name looked up beside a file (`import os`,
-        `import torch`, `from .config import X` ...), where a pair of `stat` calls per
-        name and base cost more than the rest of the lookup.
-        """
-        found = self._listings.get(directory)
-        if found is not None:
-            self._listings.move_to_end(directory)
-            return found
-        files: set[str] = set()
-        dirs: set[str] = set()
-        try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    try:
-                        if entry.is_file():
-                            files.add(entry.name)
-                        elif entry.is_dir():
-                            dirs.add(entry.name)
-                    except OSError:
-                        continue
-        except OSError:
-            pass
-        found = (frozenset(files), frozenset(dirs))
-        self._listings[directory] = found
-        if len(self._listings) > 4 * self._cache_size:
-            self._listings.popitem(last=False)
-        return found
-
-    def _find(self, base: str, dotted: str) -> Path | None:
+    def _find(self, base: Path, dotted: str) -> Path | None:
         key = (base, dotted)
         if key not in self._found:
             parts = [part for part in dotted.split(".") if part]
             found: Path | None = None
             if parts:
-                directory = os.path.join(base, *parts[:-1])
-                files, dirs = self._listing(directory)
-                last = parts[-1]
-                if f"{last}.py" in files:
-                    found = Path(directory, f"{last}.py")
-                elif (
-                    last in dirs
-                    and "__init__.py" in self._listing(os.path.join(directory, last))[0]
-                ):
-                    found = Path(directory, last, "__init__.py")
+                candidate = base.joinpath(*parts)
+                if candidate.with_suffix(".py").is_file():
+                    found = candidate.with_suffix(".py")
+                elif (candidate / "__init__.py").is_file():
+                    found = candidate / "__init__.py"
             self._found[key] = found
             if len(self._found) > 64 * self._cache_size:
                 self._found.popitem(last=False)
@@ -264,11 +190,11 @@ class Project:
         if self.root is None:
             return None
         if level > 0:
-            base = os.path.dirname(_absolute_text(importer.path))
+            base = _absolute(importer.path).parent
             for _ in range(level - 1):
-                base = os.path.dirname(base)
+                base = base.parent
             if not dotted:
-                init = Path(base, "__init__.py")
+                init = base / "__init__.py"
                 return init if init.is_file() else None
             return self._find(base, dotted)
         for base in self._search_bases(importer):
@@ -292,10 +218,13 @@ class Project:
         """
         if self.root is None or not name or os.path.isabs(name):
             return None
-        for base in (os.path.dirname(_absolute_text(importer.path)), str(self.root)):
-            candidate = os.path.join(base, name)
-            if os.path.isdir(candidate):
-                return Path(candidate)
+        for base in (_absolute(importer.path).parent, self.root):
+            candidate = base / name
+            try:
+                if candidate.is_dir():
+                    return candidate
+            except OSError:
+                continue
         return None
 
     def adapter_config(self, directory: Path) -> dict[str, object] | None:
@@ -314,98 +243,73 @@ class Project:
         return None
 
 
-def _absolute_text(path: Path) -> str:
-    """An absolute, normalised path without resolving symlinks, as text."""
-    text = os.fspath(path)
-    return os.path.normpath(text if os.path.isabs(text) else os.path.join(os.getcwd(), text))
-
-
 def _absolute(path: Path) -> Path:
-    """An absolute, normalised path without resolving symlinks."""
-    return Path(_absolute_text(path))
+    """An absolute, normalised path without resolving symlinks (one syscall per part)."""
+    text = os.fspath(path)
+    return Path(os.path.normpath(text if os.path.isabs(text) else os.path.join(os.getcwd(), text)))
 
 
-def _blocks(stmt: Statement) -> list[list[Statement]]:
-    """The statement lists nested in a statement, in `ast`'s field order: body, orelse,
-    finalbody, then the handlers' and the match cases' bodies."""
-    if isinstance(stmt, (cst.If, cst.For, cst.While)):
-        return [suite(stmt.body), else_body(stmt.orelse)]
-    if isinstance(stmt, cst.With):
-        return [suite(stmt.body)]
-    if isinstance(stmt, (cst.Try, cst.TryStar)):
-        return [*try_parts(stmt), *(suite(handler.body) for handler in stmt.handlers)]
-    if isinstance(stmt, cst.Match):
-        return [suite(case.body) for case in stmt.cases]
-    return []
-
-
-def _operands(expr: cst.BooleanOperation) -> list[cst.BaseExpression]:
-    """`a or b or c` as one list, as `ast` has it (a parenthesized part stays one operand)."""
-    kind = type(expr.operator)
-    rights: list[cst.BaseExpression] = []
-    node: cst.BaseExpression = expr
-    while (
-        isinstance(node, cst.BooleanOperation)
-        and type(node.operator) is kind
-        and (node is expr or not node.lpar)
-    ):
-        rights.append(node.right)
-        node = node.left
-    return [node, *reversed(rights)]
-
-
-def _space(whitespace: cst.BaseParenthesizableWhitespace) -> str:
-    return whitespace.value if isinstance(whitespace, cst.SimpleWhitespace) else ""
-
-
-def _returns(body: list[Statement]) -> Iterator[cst.Return]:
+def _returns(body: list[ast.stmt]) -> Iterator[ast.Return]:
     for stmt in body:
-        if isinstance(stmt, cst.Return):
+        if isinstance(stmt, ast.Return):
             yield stmt
-        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
         else:
-            for block in _blocks(stmt):
-                yield from _returns(block)
+            for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+                inner = getattr(stmt, field, None)
+                if isinstance(inner, list):
+                    for item in inner:
+                        if isinstance(item, ast.stmt):
+                            yield from _returns([item])
+                        elif hasattr(item, "body"):
+                            yield from _returns(item.body)
 
 
-def _statements(body: list[Statement]) -> Iterator[Statement]:
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements in a body and its nested blocks, not entering nested functions or classes."""
     for stmt in body:
         yield stmt
-        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             continue
-        for block in _blocks(stmt):
-            yield from _statements(block)
+        for name in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, name, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
+        for handler in getattr(stmt, "handlers", None) or ():
+            yield from _statements(handler.body)
+        for case in getattr(stmt, "cases", None) or ():
+            yield from _statements(case.body)
 
 
 def _index_self_assignments(
-    cls: cst.ClassDef,
-) -> dict[str, list[tuple[FunctionNode, Statement, cst.BaseExpression]]]:
+    cls: ast.ClassDef,
+) -> dict[str, list[tuple[FunctionNode, ast.stmt, ast.expr]]]:
     """attr -> (method, statement, value) for every `self.attr = value` in the class's methods."""
-    index: dict[str, list[tuple[FunctionNode, Statement, cst.BaseExpression]]] = {}
-    for method in suite(cls.body):
-        if not isinstance(method, cst.FunctionDef) or _is_staticmethod(method):
+    index: dict[str, list[tuple[FunctionNode, ast.stmt, ast.expr]]] = {}
+    for method in cls.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or _is_staticmethod(
+            method
+        ):
             continue
-        params = parameters(method.params)
+        params = [*method.args.posonlyargs, *method.args.args]
         if not params:
             continue
-        me = params[0].name.value
-        for stmt in _statements(suite(method.body)):
-            targets: list[cst.BaseExpression]
-            if isinstance(stmt, cst.Assign):
-                targets, value = [t.target for t in stmt.targets], stmt.value
-            elif isinstance(stmt, cst.AnnAssign) and stmt.value is not None:
+        me = params[0].arg
+        for stmt in _statements(method.body):
+            if isinstance(stmt, ast.Assign):
+                targets, value = stmt.targets, stmt.value
+            elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
                 targets, value = [stmt.target], stmt.value
             else:
                 continue
             for target in targets:
                 if (
-                    isinstance(target, cst.Attribute)
-                    and isinstance(target.value, cst.Name)
-                    and target.value.value == me
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == me
                 ):
-                    index.setdefault(target.attr.value, []).append((method, stmt, value))
+                    index.setdefault(target.attr, []).append((method, stmt, value))
     return index
 
 
@@ -418,20 +322,32 @@ def _path_text(value: Value) -> str | None:
 
 
 def _is_staticmethod(node: FunctionNode) -> bool:
-    return decorated_by(node, "staticmethod")
+    return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
 
 
 def _is_classmethod(node: FunctionNode) -> bool:
-    return decorated_by(node, "classmethod")
+    return any(isinstance(d, ast.Name) and d.id == "classmethod" for d in node.decorator_list)
 
 
-def _last_name(node: cst.CSTNode | None) -> str | None:
-    if isinstance(node, cst.Name) and node.value in _CONSTANT_NAMES:
-        return None  # `ast` reads True, False and None as constants, not names
-    return last_name(node)
+def _dotted(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
-_CONSTANT_NAMES = frozenset({"True", "False", "None"})
+def _last_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Call):
+        return _last_name(node.func)
+    if isinstance(node, ast.Subscript):
+        return _last_name(node.value)
+    return None
 
 
 class Evaluator:
@@ -442,10 +358,21 @@ class Evaluator:
         self._active: set[tuple[int, str]] = set()
         self._overrides: dict[int, dict[str, Value]] = {}
         self._depth = 0
+        self.budget = MAX_EVALS
+        self.exhausted = False
+
+    def start_file(self) -> None:
+        """A new file gets a fresh evaluation budget (see MAX_EVALS)."""
+        self.budget = MAX_EVALS
+        self.exhausted = False
 
     # -- entry points -----------------------------------------------------------------
 
-    def eval(self, expr: Evaluable, scope: Scope) -> Value:
+    def eval(self, expr: ast.expr, scope: Scope) -> Value:
+        self.budget -= 1
+        if self.budget < 0:
+            self.exhausted = True
+            return Unknown(f"mlfix stops after evaluating {MAX_EVALS} values in one file")
         if self._depth > _MAX_DEPTH:
             return Unknown("the value is defined too indirectly to follow")
         self._depth += 1
@@ -456,14 +383,14 @@ class Evaluator:
         finally:
             self._depth -= 1
 
-    def text(self, expr: Evaluable | None, scope: Scope) -> str | None:
+    def text(self, expr: ast.expr | None, scope: Scope) -> str | None:
         """The string an optional argument holds, or None when absent or unknown."""
         if expr is None:
             return None
         value = self.eval(expr, scope)
         return value.value if isinstance(value, Text) else None
 
-    def strings(self, expr: Evaluable | None, scope: Scope) -> tuple[str, ...] | None:
+    def strings(self, expr: ast.expr | None, scope: Scope) -> tuple[str, ...] | None:
         """A pattern argument: one string or a list of strings."""
         if expr is None:
             return None
@@ -474,7 +401,7 @@ class Evaluator:
             return tuple(item.value for item in value.items if isinstance(item, Text))
         return None
 
-    def qualname(self, expr: cst.BaseExpression, scope: Scope, depth: int = 0) -> str | None:
+    def qualname(self, expr: ast.expr, scope: Scope, depth: int = 0) -> str | None:
         """The imported name an expression refers to (`transformers.AutoModel`), statically.
 
         A name imported relatively (`from .models import X`) starts with "."; a class or
@@ -482,13 +409,13 @@ class Evaluator:
         """
         if depth > 8:
             return None
-        if isinstance(expr, cst.Name) and expr.value not in _CONSTANT_NAMES:
-            found = self._find_bindings(expr.value, scope)
+        if isinstance(expr, ast.Name):
+            found = self._find_bindings(expr.id, scope)
             if found is None:
                 for module, level in scope.module.star_imports:
                     if level == 0 and self.project.module_path(module, scope.file, 0) is None:
-                        return f"{module}.{expr.value}"
-                return expr.value
+                        return f"{module}.{expr.id}"
+                return expr.id
             bindings, owner = found
             if len(bindings) != 1:
                 kinds = {b.kind for b in bindings}
@@ -510,14 +437,14 @@ class Evaluator:
             if binding.kind in ("def", "class"):
                 return f"<local>.{binding.name}"
             if binding.kind == "assign" and isinstance(
-                binding.value, (cst.Name, cst.Attribute, cst.Call)
+                binding.value, (ast.Name, ast.Attribute, ast.Call)
             ):
                 return self.qualname(binding.value, owner, depth + 1)
             return None
-        if isinstance(expr, cst.Attribute):
+        if isinstance(expr, ast.Attribute):
             base = self.qualname(expr.value, scope, depth + 1)
-            return f"{base}.{expr.attr.value}" if base else None
-        if isinstance(expr, cst.Call):
+            return f"{base}.{expr.attr}" if base else None
+        if isinstance(expr, ast.Call):
             base = self.qualname(expr.func, scope, depth + 1)
             return f"{base}()" if base else None
         return None
@@ -636,11 +563,9 @@ class Evaluator:
             return self._from_import(binding, scope)
         if kind in ("def", "class"):
             node = binding.node
-            if node is None and binding.chunk is not None:
-                node = scope.file.definition(binding.chunk)
-            if isinstance(node, cst.FunctionDef):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 return FunctionRef(node, scope)
-            if isinstance(node, cst.ClassDef):
+            if isinstance(node, ast.ClassDef):
                 return ClassRef(node, scope.file.scope(node, scope))
             return Unknown(
                 f"the definition of '{binding.name}' (line {binding.line}) does not parse"
@@ -676,15 +601,15 @@ class Evaluator:
 
     def _param(self, binding: Binding, scope: Scope) -> Value:
         function = scope.node
-        if isinstance(function, cst.FunctionDef):
-            params = parameters(function.params)
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            positional = [*function.args.posonlyargs, *function.args.args]
             owner = scope.parent
             if (
-                params
-                and params[0] is binding.node
+                positional
+                and positional[0] is binding.node
                 and owner is not None
                 and owner.kind == "class"
-                and isinstance(owner.node, cst.ClassDef)
+                and isinstance(owner.node, ast.ClassDef)
                 and not _is_staticmethod(function)
             ):
                 cls = ClassRef(owner.node, owner)
@@ -711,95 +636,68 @@ class Evaluator:
 
     # -- expressions ------------------------------------------------------------------
 
-    def _eval(self, expr: Evaluable, scope: Scope) -> Value:
-        if isinstance(expr, cst.Arg):
-            return Unknown("unpacked with *") if expr.star else self.eval(expr.value, scope)
-        if is_string(expr):
-            if has_fields(expr):
-                return self._fstring(expr, scope)
-            found, literal = constant(expr)
-            if isinstance(literal, str):
-                return Text(literal)
-            if isinstance(literal, bytes):
-                return Opaque("bytes")
-            return Unknown(f"computed by an expression mlfix does not evaluate ({ast_name(expr)})")
-        if isinstance(expr, cst.Name):
-            if expr.value == "None":
+    def _eval(self, expr: ast.expr, scope: Scope) -> Value:
+        if isinstance(expr, ast.Constant):
+            value = expr.value
+            if isinstance(value, str):
+                return Text(value)
+            if value is None:
                 return NoneValue()
-            if expr.value in ("True", "False"):
-                return Const(expr.value == "True")
-            return self.lookup(expr.value, scope)
-        if isinstance(expr, (cst.Integer, cst.Float, cst.Imaginary)):
-            found, number = constant(expr)
-            if found:
-                return Const(number)
-            return Unknown(f"computed by an expression mlfix does not evaluate ({ast_name(expr)})")
-        if isinstance(expr, cst.Ellipsis):
-            return Unknown("the value is '...' (required)")
-        if isinstance(expr, cst.BinaryOperation):
+            if isinstance(value, bytes):
+                return Opaque("bytes")
+            if value is Ellipsis:
+                return Unknown("the value is '...' (required)")
+            return Const(value)
+        if isinstance(expr, ast.Name):
+            return self.lookup(expr.id, scope)
+        if isinstance(expr, ast.JoinedStr):
+            return self._fstring(expr, scope)
+        if isinstance(expr, ast.BinOp):
             return self._binop(expr, scope)
-        if isinstance(expr, cst.Attribute):
+        if isinstance(expr, ast.Attribute):
             return self._attribute(expr, scope)
-        if isinstance(expr, cst.Call):
+        if isinstance(expr, ast.Call):
             return self._call(expr, scope)
-        if isinstance(expr, cst.Subscript):
+        if isinstance(expr, ast.Subscript):
             return self._subscript(expr, scope)
-        if isinstance(expr, cst.BooleanOperation):
+        if isinstance(expr, ast.BoolOp):
             return self._boolop(expr, scope)
-        if isinstance(expr, cst.IfExp):
+        if isinstance(expr, ast.IfExp):
             body = self.eval(expr.body, scope)
             orelse = self.eval(expr.orelse, scope)
             if isinstance(body, Text) and isinstance(orelse, Text) and body.value == orelse.value:
                 return body
             shown = " or ".join(repr(v.value) for v in (body, orelse) if isinstance(v, Text))
             return Unknown("chosen at runtime by a condition" + (f" ({shown})" if shown else ""))
-        if isinstance(expr, (cst.List, cst.Tuple, cst.Set)):
-            return Sequence(tuple(self._element(item, scope) for item in expr.elements))
-        if isinstance(expr, cst.Dict):
+        if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+            return Sequence(tuple(self.eval(item, scope) for item in expr.elts))
+        if isinstance(expr, ast.Dict):
             items: list[tuple[Value, Value]] = []
-            for element in expr.elements:
-                if not isinstance(element, cst.DictElement):
+            for key, item in zip(expr.keys, expr.values, strict=True):
+                if key is None:
                     return Unknown("a dict built with ** unpacking")
-                items.append((self.eval(element.key, scope), self.eval(element.value, scope)))
+                items.append((self.eval(key, scope), self.eval(item, scope)))
             return Mapping(tuple(items))
-        if isinstance(expr, cst.Lambda):
+        if isinstance(expr, ast.Lambda):
             return FunctionRef(expr, scope)
-        if isinstance(expr, cst.NamedExpr):
+        if isinstance(expr, ast.NamedExpr):
             return self.eval(expr.value, scope)
-        return Unknown(f"computed by an expression mlfix does not evaluate ({ast_name(expr)})")
-
-    def _element(self, element: cst.BaseElement, scope: Scope) -> Value:
-        if isinstance(element, cst.StarredElement):
+        if isinstance(expr, ast.Starred):
             return Unknown("unpacked with *")
-        return self.eval(element.value, scope)
+        return Unknown(f"computed by an expression mlfix does not evaluate ({type(expr).__name__})")
 
-    def _fstring(self, expr: cst.BaseExpression, scope: Scope) -> Value:
-        pieces = string_pieces(expr)
-        if pieces is None:
-            return Unknown("an f-string part mlfix does not evaluate")
+    def _fstring(self, expr: ast.JoinedStr, scope: Scope) -> Value:
         result = Text("")
-        for part in pieces:
-            if isinstance(part, str):
-                result = result.join(Text(part), result.value + part)
+        for part in expr.values:
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                result = result.join(Text(part.value), result.value + part.value)
                 continue
+            if not isinstance(part, ast.FormattedValue):
+                return Unknown("an f-string part mlfix does not evaluate")
             if part.format_spec is not None:
                 return Unknown("an f-string with a format spec")
-            conversion = part.conversion
-            if part.equal is not None:  # f"{x=}": the expression's text, then its repr
-                label = "".join(
-                    (
-                        _space(part.whitespace_before_expression),
-                        scope.file.segment(part.expression),
-                        _space(part.whitespace_after_expression),
-                        _space(part.equal.whitespace_before),
-                        "=",
-                        _space(part.equal.whitespace_after),
-                    )
-                )
-                result = result.join(Text(label), result.value + label)
-                conversion = conversion or "r"
-            value = self.eval(part.expression, scope)
-            if isinstance(value, Const) and conversion is None:
+            value = self.eval(part.value, scope)
+            if isinstance(value, Const) and part.conversion == -1:
                 value = Text(str(value.value))
             if not isinstance(value, Text):
                 return (
@@ -808,30 +706,29 @@ class Evaluator:
                     else Unknown(f"an f-string part: {describe(value)}")
                 )
             piece = value.value
-            if conversion == "r":
+            if part.conversion == ord("r"):
                 piece = repr(piece)
-            elif conversion == "a":
+            elif part.conversion == ord("a"):
                 piece = ascii(piece)
             result = result.join(value, result.value + piece)
         return result
 
-    def _binop(self, expr: cst.BinaryOperation, scope: Scope) -> Value:
+    def _binop(self, expr: ast.BinOp, scope: Scope) -> Value:
         left = self.eval(expr.left, scope)
         right = self.eval(expr.right, scope)
-        operator = expr.operator
-        if isinstance(operator, cst.Add):
+        if isinstance(expr.op, ast.Add):
             if isinstance(left, Text) and isinstance(right, Text):
                 return left.join(right, left.value + right.value)
             if isinstance(left, LocalPath) or isinstance(right, LocalPath):
                 return LocalPath(None)
-        elif isinstance(operator, cst.Divide) and (
+        elif isinstance(expr.op, ast.Div) and (
             isinstance(left, LocalPath) or isinstance(right, LocalPath)
         ):
             known = [_path_text(side) for side in (left, right)]
             return LocalPath(
                 "/".join(k for k in known if k is not None) if None not in known else None
             )
-        elif isinstance(operator, cst.Modulo) and isinstance(left, Text):
+        elif isinstance(expr.op, ast.Mod) and isinstance(left, Text):
             parts = right.items if isinstance(right, Sequence) else (right,)
             if all(isinstance(p, (Text, Const)) for p in parts):
                 args = tuple(p.value for p in parts if isinstance(p, (Text, Const)))
@@ -851,11 +748,11 @@ class Evaluator:
                 return side
         return Unknown("computed by an operation on values mlfix cannot combine")
 
-    def _boolop(self, expr: cst.BooleanOperation, scope: Scope) -> Value:
-        if not isinstance(expr.operator, cst.Or):
+    def _boolop(self, expr: ast.BoolOp, scope: Scope) -> Value:
+        if not isinstance(expr.op, ast.Or):
             return Unknown("chosen at runtime by an 'and' expression")
         skipped: list[str] = []
-        for operand in _operands(expr):
+        for operand in expr.values:
             value = self.eval(operand, scope)
             if isinstance(value, Text) and value.value:
                 env = tuple(name for name in skipped if name not in value.env_vars)
@@ -894,25 +791,24 @@ class Evaluator:
             )
         return default
 
-    def _env_call(self, call: cst.Call, scope: Scope) -> Value:
-        args = positional(call)
-        if not args:
+    def _env_call(self, call: ast.Call, scope: Scope) -> Value:
+        if not call.args:
             return Unknown("an environment lookup mlfix cannot read")
-        key = self.eval(args[0], scope)
+        key = self.eval(call.args[0], scope)
         if not isinstance(key, Text):
             return Unknown("an environment variable whose name is computed")
-        default_expr: Evaluable | None = args[1] if len(args) > 1 else None
-        for keyword in keywords(call):
-            if keyword.keyword is not None and keyword.keyword.value in ("default", "value"):
+        default_expr = call.args[1] if len(call.args) > 1 else None
+        for keyword in call.keywords:
+            if keyword.arg in ("default", "value"):
                 default_expr = keyword.value
         default = self.eval(default_expr, scope) if default_expr is not None else None
         return self.env_lookup(key.value, default)
 
     # -- attributes and subscripts ----------------------------------------------------
 
-    def _attribute(self, expr: cst.Attribute, scope: Scope) -> Value:
+    def _attribute(self, expr: ast.Attribute, scope: Scope) -> Value:
         base = self.eval(expr.value, scope)
-        return self.attribute_of(base, expr.attr.value)
+        return self.attribute_of(base, expr.attr)
 
     def attribute_of(self, base: Value, attr: str) -> Value:
         if isinstance(base, ModuleRef):
@@ -941,9 +837,9 @@ class Evaluator:
             return base
         return Unknown(f"the attribute '{attr}' of {describe(base)}")
 
-    def _subscript(self, expr: cst.Subscript, scope: Scope) -> Value:
+    def _subscript(self, expr: ast.Subscript, scope: Scope) -> Value:
         base = self.eval(expr.value, scope)
-        key = self._slice(expr, scope)
+        key = self.eval(expr.slice, scope)
         if isinstance(base, ModuleRef) and base.scope is None:
             if base.name == "os.environ":
                 if isinstance(key, Text):
@@ -968,56 +864,37 @@ class Evaluator:
             return Unknown(f"looked up with a key that is {key.reason}")
         return Unknown("looked up in a collection mlfix cannot index")
 
-    def _slice(self, expr: cst.Subscript, scope: Scope) -> Value:
-        """The key of `x[key]`; `x[a, b]` is a tuple key, as in `ast`."""
-        values: list[Value] = []
-        starred = False
-        for element in expr.slice:
-            index = element.slice
-            if isinstance(index, cst.Index):
-                if getattr(index, "star", None):
-                    starred = True
-                    values.append(Unknown("unpacked with *"))
-                else:
-                    values.append(self.eval(index.value, scope))
-            else:
-                values.append(Unknown("computed by an expression mlfix does not evaluate (Slice)"))
-        single = len(expr.slice) == 1 and not isinstance(expr.slice[0].comma, cst.Comma)
-        return values[0] if single and not starred else Sequence(tuple(values))
-
     # -- calls ------------------------------------------------------------------------
 
-    def _call(self, call: cst.Call, scope: Scope) -> Value:
+    def _call(self, call: ast.Call, scope: Scope) -> Value:
         func = call.func
-        if isinstance(func, cst.Attribute):
-            attr = func.attr.value
-            if attr in LOADER_METHODS:
+        if isinstance(func, ast.Attribute):
+            if func.attr in LOADER_METHODS:
                 return Opaque("a loaded model")
-            if attr == "parse_args":
+            if func.attr == "parse_args":
                 return ParsedArgs(scope)
-            if attr in STR_METHODS:
+            if func.attr in STR_METHODS:
                 receiver = self.eval(func.value, scope)
                 if isinstance(receiver, Text):
-                    return self._str_method(receiver, attr, call, scope)
+                    return self._str_method(receiver, func.attr, call, scope)
                 if isinstance(receiver, Unknown):
                     return receiver
-            if attr == "get":
+            if func.attr == "get":
                 receiver = self.eval(func.value, scope)
-                args = positional(call)
-                if isinstance(receiver, Mapping) and args:
-                    key = self.eval(args[0], scope)
+                if isinstance(receiver, Mapping) and call.args:
+                    key = self.eval(call.args[0], scope)
                     if isinstance(key, Text):
                         for item_key, item_value in receiver.items:
                             if isinstance(item_key, Text) and item_key.value == key.value:
                                 return item_value
-                        return self.eval(args[1], scope) if len(args) > 1 else NoneValue()
+                        return self.eval(call.args[1], scope) if len(call.args) > 1 else NoneValue()
         callee = self.eval(func, scope)
         if isinstance(callee, ModuleRef) and callee.scope is None:
             name = callee.name
             if name in ENV_GETTERS:
                 return self._env_call(call, scope)
             if name in PATH_FUNCTIONS:
-                texts = [_path_text(self.eval(arg, scope)) for arg in positional(call)]
+                texts = [_path_text(self.eval(arg, scope)) for arg in call.args]
                 joins = name in (
                     "os.path.join",
                     "pathlib.Path",
@@ -1040,19 +917,18 @@ class Evaluator:
         if isinstance(callee, FunctionRef):
             return self.call_function(callee, call, scope)
         if (
-            isinstance(func, cst.Name)
+            isinstance(func, ast.Name)
             and isinstance(callee, Unknown)
             and "is not defined" in callee.reason
         ):
-            return self._builtin(func.value, call, scope)
+            return self._builtin(func.id, call, scope)
         if isinstance(callee, Unknown):
             return Unknown(f"the result of {scope.file.segment(func)}()")
         return Unknown(f"the result of calling {describe(callee)}")
 
-    def _builtin(self, name: str, call: cst.Call, scope: Scope) -> Value:
-        args = positional(call)
-        if name == "str" and len(args) == 1:
-            value = self.eval(args[0], scope)
+    def _builtin(self, name: str, call: ast.Call, scope: Scope) -> Value:
+        if name == "str" and len(call.args) == 1:
+            value = self.eval(call.args[0], scope)
             if isinstance(value, Const):
                 return Text(str(value.value))
             if isinstance(value, LocalPath):
@@ -1064,14 +940,10 @@ class Evaluator:
             return LocalPath(None)
         return Unknown(f"the result of {name}()")
 
-    def _str_method(self, receiver: Text, method: str, call: cst.Call, scope: Scope) -> Value:
-        args = [self.eval(arg, scope) for arg in positional(call)]
-        kwargs = {
-            kw.keyword.value: self.eval(kw.value, scope)
-            for kw in call.args
-            if kw.keyword is not None
-        }
-        if has_double_star(call):
+    def _str_method(self, receiver: Text, method: str, call: ast.Call, scope: Scope) -> Value:
+        args = [self.eval(arg, scope) for arg in call.args]
+        kwargs = {kw.arg: self.eval(kw.value, scope) for kw in call.keywords if kw.arg}
+        if any(kw.arg is None for kw in call.keywords):
             return Unknown("a string method called with ** arguments")
         if method == "join":
             if (
@@ -1105,10 +977,10 @@ class Evaluator:
                     if isinstance(value, Unknown)
                     else Unknown(f"a string method argument: {describe(value)}")
                 )
-        given = plain[: len(args)]
+        positional = plain[: len(args)]
         named = dict(zip(kwargs, plain[len(args) :], strict=True))
         try:
-            result = getattr(receiver.value, method)(*given, **named)
+            result = getattr(receiver.value, method)(*positional, **named)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError):
             return Unknown(f"a .{method}() mlfix cannot apply")
         if not isinstance(result, str):
@@ -1116,45 +988,45 @@ class Evaluator:
         return Text(result, merged.env_vars, merged.from_dockerfile, merged.exact, merged.via)
 
     def call_function(
-        self, function: FunctionRef, call: cst.Call | None, call_scope: Scope | None
+        self, function: FunctionRef, call: ast.Call | None, call_scope: Scope | None
     ) -> Value:
         """The value a project function returns, with the call's arguments bound."""
         node = function.node
         frame = Scope("function", node, function.scope.file, function.scope)
         overrides: dict[str, Value] = {}
         if call is not None and call_scope is not None:
-            params = parameters(node.params)
+            params = [*node.args.posonlyargs, *node.args.args]
             if function.bound is not None and params:
-                overrides[params[0].name.value] = function.bound
+                overrides[params[0].arg] = function.bound
                 params = params[1:]
-            args = positional(call)
-            if has_starred(args) or has_double_star(call):
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(
+                k.arg is None for k in call.keywords
+            ):
                 return Unknown(
                     f"the result of {self._name_of(node)}() called with * or ** arguments"
                 )
-            for param, arg in zip(params, args, strict=False):
-                overrides[param.name.value] = self.eval(arg, call_scope)
-            names = {p.name.value for p in [*params, *node.params.kwonly_params]}
-            for keyword in call.args:
-                if keyword.keyword is not None and keyword.keyword.value in names:
-                    overrides[keyword.keyword.value] = self.eval(keyword.value, call_scope)
+            for param, arg in zip(params, call.args, strict=False):
+                overrides[param.arg] = self.eval(arg, call_scope)
+            names = {p.arg for p in [*params, *node.args.kwonlyargs]}
+            for keyword in call.keywords:
+                if keyword.arg in names:
+                    overrides[keyword.arg] = self.eval(keyword.value, call_scope)
         elif function.bound is not None:
-            params = parameters(node.params)
+            params = [*node.args.posonlyargs, *node.args.args]
             if params:
-                overrides[params[0].name.value] = function.bound
+                overrides[params[0].arg] = function.bound
         self._overrides[id(frame)] = overrides
         try:
-            if isinstance(node, cst.Lambda):
+            if isinstance(node, ast.Lambda):
                 return self.eval(node.body, frame)
             values: list[tuple[Binding, Value]] = []
-            file = frame.file
-            for ret in _returns(suite(node.body)):
+            for ret in _returns(node.body):
                 if ret.value is None:
-                    values.append((Binding("other", "return", ret, file.line(ret)), NoneValue()))
+                    values.append((Binding("other", "return", ret, ret.lineno), NoneValue()))
                 else:
                     values.append(
                         (
-                            Binding("assign", "return", ret, file.line(ret), ret.value),
+                            Binding("assign", "return", ret, ret.lineno, ret.value),
                             self.eval(ret.value, frame),
                         )
                     )
@@ -1165,16 +1037,15 @@ class Evaluator:
             del self._overrides[id(frame)]
 
     @staticmethod
-    def _name_of(node: FunctionNode | cst.Lambda) -> str:
-        return "<lambda>" if isinstance(node, cst.Lambda) else node.name.value
+    def _name_of(node: FunctionNode | ast.Lambda) -> str:
+        return "<lambda>" if isinstance(node, ast.Lambda) else node.name
 
     # -- classes: constants, dataclasses, pydantic settings ---------------------------
 
-    def _bases(self, cls: ClassRef) -> Iterator[tuple[Evaluable, Value]]:
+    def _bases(self, cls: ClassRef) -> Iterator[tuple[ast.expr, Value]]:
         for base in cls.node.bases:
             parent = cls.scope.parent or cls.scope.module
-            expr: Evaluable = base if base.star else base.value
-            yield expr, self.eval(expr, parent)
+            yield base, self.eval(base, parent)
 
     def is_settings(self, cls: ClassRef, depth: int = 0) -> bool:
         """A pydantic-settings class: its fields read environment variables."""
@@ -1192,26 +1063,19 @@ class Evaluator:
         case_sensitive: bool | None = None
         scope = cls.scope
         for binding in scope.lookup_local("model_config") or []:
-            if isinstance(binding.value, cst.Call):
-                for keyword in keywords(binding.value):
+            if isinstance(binding.value, ast.Call):
+                for keyword in binding.value.keywords:
                     prefix, case_sensitive = self._config_item(
-                        keyword.keyword.value if keyword.keyword is not None else None,
-                        keyword.value,
-                        scope,
-                        prefix,
-                        case_sensitive,
+                        keyword.arg, keyword.value, scope, prefix, case_sensitive
                     )
-            elif isinstance(binding.value, cst.Dict):
-                for element in binding.value.elements:
-                    if not isinstance(element, cst.DictElement):
-                        continue
-                    key = str_constant(element.key)
-                    if key is not None:
+            elif isinstance(binding.value, ast.Dict):
+                for key, item in zip(binding.value.keys, binding.value.values, strict=True):
+                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
                         prefix, case_sensitive = self._config_item(
-                            key, element.value, scope, prefix, case_sensitive
+                            key.value, item, scope, prefix, case_sensitive
                         )
         for binding in scope.lookup_local("Config") or []:
-            if binding.kind == "class" and isinstance(binding.node, cst.ClassDef):
+            if binding.kind == "class" and isinstance(binding.node, ast.ClassDef):
                 inner = scope.file.scope(binding.node, scope)
                 for name in ("env_prefix", "case_sensitive"):
                     for setting in inner.lookup_local(name) or []:
@@ -1228,12 +1092,7 @@ class Evaluator:
         return prefix or "", bool(case_sensitive)
 
     def _config_item(
-        self,
-        key: str | None,
-        value: Evaluable,
-        scope: Scope,
-        prefix: str | None,
-        case: bool | None,
+        self, key: str | None, value: ast.expr, scope: Scope, prefix: str | None, case: bool | None
     ) -> tuple[str | None, bool | None]:
         evaluated = self.eval(value, scope)
         if key == "env_prefix" and isinstance(evaluated, Text):
@@ -1247,38 +1106,36 @@ class Evaluator:
         return prefix, case
 
     def _field_parts(
-        self, value: cst.BaseExpression | None, scope: Scope
-    ) -> tuple[Evaluable | None, bool, str | None]:
+        self, value: ast.expr | None, scope: Scope
+    ) -> tuple[ast.expr | None, bool, str | None]:
         """Unwrap `Field(...)`/`field(...)`: (default expression, is_factory, env alias)."""
-        if not isinstance(value, cst.Call):
+        if not isinstance(value, ast.Call):
             return value, False, None
         name = _last_name(value.func)
         if name not in ("Field", "field"):
             return value, False, None
-        args = positional(value)
-        default: Evaluable | None = args[0] if args else None
+        default: ast.expr | None = value.args[0] if value.args else None
         factory = False
         alias: str | None = None
-        for keyword in value.args:
-            arg = keyword.keyword.value if keyword.keyword is not None else None
-            if arg == "default":
+        for keyword in value.keywords:
+            if keyword.arg == "default":
                 default = keyword.value
-            elif arg == "default_factory":
+            elif keyword.arg == "default_factory":
                 default, factory = keyword.value, True
-            elif arg in ("env", "validation_alias", "alias"):
+            elif keyword.arg in ("env", "validation_alias", "alias"):
                 evaluated = self.eval(keyword.value, scope)
-                if isinstance(evaluated, Text) and (alias is None or arg != "alias"):
+                if isinstance(evaluated, Text) and (alias is None or keyword.arg != "alias"):
                     alias = evaluated.value
         return default, factory, alias
 
     def _fields(self, cls: ClassRef) -> list[str]:
         """Field names in order, for dataclass-style positional construction."""
         names: list[str] = []
-        for stmt in suite(cls.node.body):
-            if isinstance(stmt, cst.AnnAssign) and isinstance(stmt.target, cst.Name):
-                annotation = cls.scope.file.segment(stmt.annotation.annotation)
+        for stmt in cls.node.body:
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+                annotation = cls.scope.file.segment(stmt.annotation)
                 if "ClassVar" not in annotation:
-                    names.append(stmt.target.value)
+                    names.append(stmt.target.id)
         return names
 
     def class_attribute(
@@ -1292,21 +1149,15 @@ class Evaluator:
         class_bindings = scope.lookup_local(attr)
         settings = self.is_settings(cls)
         if class_bindings and class_bindings[-1].kind in ("def",):
-            method = class_bindings[-1]
-            node = method.node
-            if node is None and method.chunk is not None:  # a method left unparsed until now
-                node = scope.file.definition(method.chunk)
-            if not isinstance(node, cst.FunctionDef):
-                return Unknown(f"the definition of '{attr}' (line {method.line}) does not parse")
-            if any(
-                _last_name(d.decorator) in ("property", "cached_property") for d in node.decorators
-            ):
+            node = class_bindings[-1].node
+            assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if any(_last_name(d) in ("property", "cached_property") for d in node.decorator_list):
                 return self.call_function(FunctionRef(node, scope, instance), None, None)
             return FunctionRef(node, scope, instance)
         if class_bindings:
             binding = class_bindings[-1]
             default_expr, factory, alias = self._field_parts(binding.value, scope)
-            step = f"{cls.node.name.value}.{attr} ({scope.file.display}:{binding.line})"
+            step = f"{cls.node.name}.{attr} ({scope.file.display}:{binding.line})"
             if settings:
                 if alias is not None:
                     env_name, case_sensitive = alias, False
@@ -1329,7 +1180,7 @@ class Evaluator:
                 value = self.env_lookup(env_name, default, case_sensitive=case_sensitive)
                 return value.note(step) if isinstance(value, Text) else value
             if default_expr is None:
-                return Unknown(f"{cls.node.name.value}.{attr} has no default (line {binding.line})")
+                return Unknown(f"{cls.node.name}.{attr} has no default (line {binding.line})")
             if factory:
                 callee = self.eval(default_expr, scope)
                 value = (
@@ -1349,22 +1200,23 @@ class Evaluator:
                     found = self.class_attribute(base, attr, instance, depth + 1)
                     if not (isinstance(found, Unknown) and found.reason.startswith("no attribute")):
                         return found
-        return Unknown(f"no attribute '{attr}' on {cls.node.name.value} that mlfix can read")
+        return Unknown(f"no attribute '{attr}' on {cls.node.name} that mlfix can read")
 
     def _constructor_argument(self, cls: ClassRef, attr: str, instance: Instance) -> Value | None:
         call = instance.call
         call_scope = instance.call_scope
         assert call is not None and call_scope is not None
-        for keyword in call.args:
-            if keyword.keyword is not None and keyword.keyword.value == attr:
+        for keyword in call.keywords:
+            if keyword.arg == attr:
                 return self.eval(keyword.value, call_scope)
-        args = positional(call)
-        if args and cls.scope.lookup_local("__init__") is None:
+        if call.args and cls.scope.lookup_local("__init__") is None:
             fields = self._fields(cls)
             if attr in fields:
                 index = fields.index(attr)
-                if index < len(args) and not has_starred(args):
-                    return self.eval(args[index], call_scope)
+                if index < len(call.args) and not any(
+                    isinstance(a, ast.Starred) for a in call.args
+                ):
+                    return self.eval(call.args[index], call_scope)
         return None
 
     def _self_assignments(
@@ -1382,7 +1234,7 @@ class Evaluator:
             frame = frames.get(id(method))
             if frame is None:
                 frame = frames[id(method)] = self._method_frame(method, cls, instance)
-            binding = Binding("assign", attr, node, cls.scope.file.line(node), value)
+            binding = Binding("assign", attr, node, node.lineno, value)
             values.append((binding, self.eval(value, frame)))
         if not values:
             return None
@@ -1396,7 +1248,7 @@ class Evaluator:
         """The method's scope; for `__init__` of a constructed instance, its arguments bound."""
         scope = cls.scope.file.scope(method, cls.scope)
         if (
-            method.name.value != "__init__"
+            method.name != "__init__"
             or instance is None
             or instance.call is None
             or instance.call_scope is None
@@ -1404,15 +1256,14 @@ class Evaluator:
             return scope
         frame = Scope("function", method, cls.scope.file, cls.scope)
         call = instance.call
-        params = parameters(method.params)[1:]
+        params = [*method.args.posonlyargs, *method.args.args][1:]
         overrides: dict[str, Value] = {}
-        args = positional(call)
-        if not has_starred(args):
-            for param, arg in zip(params, args, strict=False):
-                overrides[param.name.value] = self.eval(arg, instance.call_scope)
-        for keyword in call.args:
-            if keyword.keyword is not None:
-                overrides[keyword.keyword.value] = self.eval(keyword.value, instance.call_scope)
+        if not any(isinstance(a, ast.Starred) for a in call.args):
+            for param, arg in zip(params, call.args, strict=False):
+                overrides[param.arg] = self.eval(arg, instance.call_scope)
+        for keyword in call.keywords:
+            if keyword.arg is not None:
+                overrides[keyword.arg] = self.eval(keyword.value, instance.call_scope)
         self._overrides[id(frame)] = overrides
         return frame
 
@@ -1420,35 +1271,24 @@ class Evaluator:
 
     def _argparse_default(self, scope: Scope, attr: str) -> Value:
         """`args.model` after `parser.parse_args()`: the option's default, if it has one."""
-        key = ("add-argument-calls", 0)
-        calls = scope.file.cache.get(key)
-        if calls is None:  # every option of the file, found once (one walk per file)
-            calls = scope.file.cache[key] = [
-                node
-                for statement in scope.file.statements_with(b"add_argument")
-                for node in walk(statement)
-                if isinstance(node, cst.Call)
-                and isinstance(node.func, cst.Attribute)
-                and node.func.attr.value == "add_argument"
-            ]
-        assert isinstance(calls, list)
-        for node in calls:
-            args = positional(node)
-            if not args:
+        for node in ast.walk(scope.file.tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            if node.func.attr != "add_argument" or not node.args:
                 continue
             flags = [
-                flag for a in args if not a.star and (flag := str_constant(a.value)) is not None
+                a.value
+                for a in node.args
+                if isinstance(a, ast.Constant) and isinstance(a.value, str)
             ]
             if not flags:
                 continue
             dest: str | None = None
-            default: cst.BaseExpression | None = None
-            for keyword in keywords(node):
-                arg = keyword.keyword.value if keyword.keyword is not None else None
-                found, literal = constant(keyword.value)
-                if arg == "dest" and found:
-                    dest = str(literal)
-                elif arg == "default":
+            default: ast.expr | None = None
+            for keyword in node.keywords:
+                if keyword.arg == "dest" and isinstance(keyword.value, ast.Constant):
+                    dest = str(keyword.value.value)
+                elif keyword.arg == "default":
                     default = keyword.value
             if dest is None:
                 longs = [f for f in flags if f.startswith("--")]

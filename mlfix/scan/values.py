@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, replace
-
-import libcst as cst
 
 from mlfix.scan.source import FunctionNode, Scope
 
@@ -97,7 +96,7 @@ class ModuleRef:
 
 @dataclass(frozen=True)
 class ClassRef:
-    node: cst.ClassDef
+    node: ast.ClassDef
     scope: Scope  # the class's own scope
 
 
@@ -106,7 +105,7 @@ class Instance:
     """`Cls(...)`: the class plus the call that made it (keyword values override fields)."""
 
     cls: ClassRef
-    call: cst.Call | None
+    call: ast.Call | None
     call_scope: Scope | None
 
 
@@ -114,7 +113,7 @@ class Instance:
 class FunctionRef:
     """A project function; `bound` is the instance when it is a method looked up on one."""
 
-    node: FunctionNode | cst.Lambda
+    node: FunctionNode | ast.Lambda
     scope: Scope  # the scope the function is defined in
     bound: Value | None = None
 
@@ -158,7 +157,7 @@ def describe(value: Value) -> str:
     if isinstance(value, (ModuleRef, ClassRef, FunctionRef)):
         return "the value is a module, class or function, not a name"
     if isinstance(value, Instance):
-        return f"the value is an instance of {value.cls.node.name.value}, not a name"
+        return f"the value is an instance of {value.cls.node.name}, not a name"
     if isinstance(value, ParsedArgs):
         return "the value is the parsed command line"
     if isinstance(value, LocalPath):
