@@ -1,16 +1,16 @@
 """Find the Python files worth parsing, reading each file once, as bytes.
 
 Most files of a repository never load a model. Parsing costs far more than reading, so a
-file is parsed only when its raw bytes contain one of the NEEDLES: every loader the scan
-recognises is spelled with one of them at the call or at the import that names it.
+file is parsed only when its raw bytes contain one of the NEEDLES, derived from the loader
+table: every loader the scan recognises is spelled by its name at the call or at the
+import that names it.
 
 Speed notes, measured on CPython 3.11 (20,000 files, 65 MB): one alternation regex of all
 needles runs at about 230 MB/s, because `re` has no fast path when the alternatives share no
 first byte. The same needles in groups that share a first byte run at 2.5 GB/s per group,
 and searching a batch of files joined by NUL pays the per-call overhead once per batch
-rather than once per file. Four groups are about 3x faster than one regex per file. `LOADER_RE` is
-still the one regex that defines the needles; the groups are derived from it and a test
-checks they match the same files.
+rather than once per file. `LOADER_RE` is the one regex that defines the needles; the
+groups are derived from the same needles and a test checks they match the same files.
 
 The walk uses `os.scandir` and generators only, so memory stays flat as the repo grows.
 """
@@ -24,40 +24,45 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-# Every spelling that can start a model load, as bytes patterns. A file matching none of
-# them is not parsed. `PeftModel` is not one: loading an adapter is
-# `PeftModel.from_pretrained`, and `PeftModel(model, config)` makes a new, empty one.
-NEEDLES: tuple[bytes, ...] = (
-    rb"from_pretrained",  # transformers, diffusers, peft, llama-cpp, optimum, ...
-    rb"from_single_file",  # diffusers single-file checkpoints
-    rb"load_adapter",  # transformers' PEFT integration
-    rb"load_lora_weights",  # diffusers LoRA
-    rb"hf_hub_download",
-    rb"snapshot_download",
-    rb"hf_hub:",  # timm's old prefix
-    rb"hf-hub:",  # timm and open_clip
-    rb"create_model(?:\(|_and|_from)",  # timm / open_clip: the name may be a constant elsewhere
-    rb"pipeline",  # transformers.pipeline
-    rb"SentenceTransformer",
-    rb"CrossEncoder",
-    rb"SparseEncoder",
-    rb"WhisperModel",  # faster-whisper
-)
+from mlfix.scan import loaders
 
-LOADER_RE = re.compile(b"|".join(NEEDLES))
+NEEDLES: tuple[bytes, ...] = tuple(needle.encode() for needle in loaders.needles())
+LOADER_RE = re.compile("|".join(loaders.needle_patterns()).encode())
 
-# The same needles in four groups whose alternatives share a first byte (see the module
-# docstring). Each group matches a superset of its needles; `may_load_models` confirms a
-# hit with LOADER_RE, so the answer is exactly LOADER_RE's.
-_FAST_GROUPS: tuple[re.Pattern[bytes], ...] = tuple(
-    re.compile(pattern)
-    for pattern in (
-        rb"_(?:pretrained|single_file|adapter|lora_weights|download|hub:|model(?:\(|_and|_from))",
-        rb"hub:",
-        rb"p(?:ipeline|erModel)",
-        rb"n(?:ceTransformer|coder)",
+
+def _anchor(needle: bytes) -> bytes:
+    """The tail of a needle that its fast group searches for: from its first `_`, else from
+    its first capital after the start, else from `-`, else all of it. Tails that start with
+    the same byte share one group, and so one literal-prefix scan of the buffer."""
+    for index, byte in enumerate(needle):
+        if byte == ord("_"):
+            return needle[index:]
+    for index, byte in enumerate(needle[1:], 1):
+        if 65 <= byte <= 90 or byte == ord("-"):
+            return needle[index:]
+    return needle
+
+
+def _groups() -> tuple[re.Pattern[bytes], ...]:
+    tails: dict[int, set[bytes]] = {}
+    for needle in NEEDLES:
+        tail = _anchor(needle)
+        tails.setdefault(tail[0], set()).add(tail[1:])
+    return tuple(
+        re.compile(
+            re.escape(bytes([first]))
+            + b"(?:"
+            + b"|".join(re.escape(t) for t in sorted(rest))
+            + b")"
+        )
+        for first, rest in sorted(tails.items())
     )
-)
+
+
+# The needles in groups whose alternatives share a first byte (see the module docstring).
+# Each group matches a superset of its needles (a tail of each); `may_load_models` confirms
+# a hit with LOADER_RE, so the answer is exactly LOADER_RE's.
+_FAST_GROUPS: tuple[re.Pattern[bytes], ...] = _groups()
 
 # Directories that never hold the project's own code.
 SKIP_DIRS = frozenset(

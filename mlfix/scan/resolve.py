@@ -21,6 +21,7 @@ from collections.abc import Mapping as MappingABC
 from pathlib import Path
 
 from mlfix.scan.known import pinned
+from mlfix.scan.loaders import RESULT_IS_MODEL
 from mlfix.scan.prefilter import read_bytes
 from mlfix.scan.source import Binding, FunctionNode, Scope, SourceFile
 from mlfix.scan.values import (
@@ -41,19 +42,6 @@ from mlfix.scan.values import (
     describe,
 )
 
-# Calls whose result is a loaded model, not a name (so `pipeline(model=model)` is fine).
-LOADER_METHODS = frozenset(
-    {
-        "from_pretrained",
-        "from_single_file",
-        "load_adapter",
-        "create_model",
-        "create_model_and_transforms",
-    }
-)
-LOADER_FUNCTIONS = frozenset(
-    {"pipeline", "SentenceTransformer", "CrossEncoder", "SparseEncoder", "WhisperModel"}
-)
 ENV_GETTERS = frozenset({"os.getenv", "os.environ.get", "os.environ.setdefault", "os.environ.pop"})
 PATH_FUNCTIONS = frozenset(
     {
@@ -338,15 +326,15 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-def _last_name(node: ast.expr) -> str | None:
+def last_name(node: ast.expr) -> str | None:
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
         return node.attr
     if isinstance(node, ast.Call):
-        return _last_name(node.func)
+        return last_name(node.func)
     if isinstance(node, ast.Subscript):
-        return _last_name(node.value)
+        return last_name(node.value)
     return None
 
 
@@ -869,7 +857,7 @@ class Evaluator:
     def _call(self, call: ast.Call, scope: Scope) -> Value:
         func = call.func
         if isinstance(func, ast.Attribute):
-            if func.attr in LOADER_METHODS:
+            if func.attr in RESULT_IS_MODEL:
                 return Opaque("a loaded model")
             if func.attr == "parse_args":
                 return ParsedArgs(scope)
@@ -905,7 +893,7 @@ class Evaluator:
                     return LocalPath("/".join(t for t in texts if t is not None))
                 return LocalPath(None)
             last = name.rsplit(".", 1)[-1]
-            if last in LOADER_FUNCTIONS or last in LOADER_METHODS:
+            if last in RESULT_IS_MODEL:
                 return Opaque("a loaded model")
             if name in ("sys.argv",):
                 return Unknown("a command-line argument (sys.argv)")
@@ -1050,7 +1038,7 @@ class Evaluator:
     def is_settings(self, cls: ClassRef, depth: int = 0) -> bool:
         """A pydantic-settings class: its fields read environment variables."""
         for base, value in self._bases(cls):
-            last = _last_name(base)
+            last = last_name(base)
             if last == "BaseSettings":
                 return True
             if isinstance(value, ClassRef) and depth < 8 and self.is_settings(value, depth + 1):
@@ -1111,7 +1099,7 @@ class Evaluator:
         """Unwrap `Field(...)`/`field(...)`: (default expression, is_factory, env alias)."""
         if not isinstance(value, ast.Call):
             return value, False, None
-        name = _last_name(value.func)
+        name = last_name(value.func)
         if name not in ("Field", "field"):
             return value, False, None
         default: ast.expr | None = value.args[0] if value.args else None
@@ -1151,7 +1139,7 @@ class Evaluator:
         if class_bindings and class_bindings[-1].kind in ("def",):
             node = class_bindings[-1].node
             assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            if any(_last_name(d) in ("property", "cached_property") for d in node.decorator_list):
+            if any(last_name(d) in ("property", "cached_property") for d in node.decorator_list):
                 return self.call_function(FunctionRef(node, scope, instance), None, None)
             return FunctionRef(node, scope, instance)
         if class_bindings:

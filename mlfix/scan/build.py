@@ -1,0 +1,484 @@
+"""Turn a recognised loader call into `ModelRef`s: resolve its name, apply the library's
+own naming rules (short names, sizes, `hf-hub:` prefixes, task defaults, fastembed's
+table), and classify the result as a hub repo, a local path or unresolved.
+
+A name that is a path in the image (`./`, `../`, `/`, `~`, nested, or a directory of the
+project) is LOCAL: nothing is downloaded for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import replace
+
+from mlfix.scan import fastembed_models, known
+from mlfix.scan.classify import Match, argument
+from mlfix.scan.loaders import FASTEMBED_DEFAULT_CACHE, Loader
+from mlfix.scan.refs import ModelRef, RefKind
+from mlfix.scan.resolve import Evaluator
+from mlfix.scan.source import Scope, SourceFile
+from mlfix.scan.values import LocalPath, NoneValue, Opaque, Text, Unknown, Value, describe
+
+# fastembed 0.9.1 `download_files_from_huggingface`: always fetched, besides the model files.
+FASTEMBED_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "preprocessor_config.json",
+)
+
+OPTION_KEYWORDS = (
+    "use_safetensors",
+    "local_files_only",
+    "trust_remote_code",
+    "from_tf",
+    "from_flax",
+    "use_fast",
+    "file_name",
+)
+_HUB_FILE_URL = re.compile(
+    r"^https?://(?:www\.)?(?:huggingface\.co|hf\.co)/([\w.-]+/[\w.-]+)/(?:blob|resolve)/([^/]+)/(.+)$"
+)
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def looks_like_path(name: str) -> bool:
+    """A name no library would send to the hub: absolute, explicitly relative, or nested."""
+    return (
+        name in (".", "..")
+        or name.startswith(("/", "./", "../", "~", "\\"))
+        or "\\" in name
+        or name.count("/") > 1
+        or bool(_WINDOWS_PATH.match(name))
+    )
+
+
+def keywords_of(call: ast.Call) -> dict[str, ast.expr]:
+    return {k.arg: k.value for k in call.keywords if k.arg}
+
+
+def _replace(ref: ModelRef, **changes: object) -> ModelRef:
+    return replace(ref, **changes)  # type: ignore[arg-type]
+
+
+class RefBuilder:
+    """Builds the refs of one file's loader calls."""
+
+    def __init__(self, source: SourceFile, evaluator: Evaluator) -> None:
+        self.source = source
+        self.evaluator = evaluator
+        self.project = evaluator.project
+
+    def _base(self, call: ast.Call, loader: Match, scope: Scope) -> dict[str, object]:
+        """The fields every ref of this call shares: position, loader, keyword arguments."""
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
+        text = self.evaluator.text
+        notes: list[str] = []
+        for key in ("revision", "subfolder", "cache_dir", "cache_folder", "download_root"):
+            if key in keywords and text(keywords[key], scope) is None:
+                value = self.evaluator.eval(keywords[key], scope)
+                if not isinstance(value, NoneValue):
+                    notes.append(f"{key}= cannot be read: {describe(value)}")
+        options: list[tuple[str, str]] = []
+        for key in OPTION_KEYWORDS:
+            if key in keywords:
+                value = self.evaluator.eval(keywords[key], scope)
+                if isinstance(value, Text):
+                    options.append((key, value.value))
+                elif not isinstance(value, (Unknown, NoneValue)) and hasattr(value, "value"):
+                    options.append((key, repr(value.value)))
+        filename = text(keywords.get("filename"), scope) or text(keywords.get("gguf_file"), scope)
+        filename = filename or text(keywords.get("weight_name"), scope)
+        cache = next(
+            (keywords[k] for k in ("cache_dir", *loader.row.cache_keywords) if k in keywords), None
+        )
+        return {
+            "library": loader.library,
+            "loader": self.source.segment(call.func),
+            "loader_class": loader.loader_class,
+            "role": loader.role,
+            "path": self.source.display,
+            "line": call.lineno,
+            "column": self.source.char_column(call.lineno, call.col_offset),
+            "raw": self.source.segment(loader.name)
+            if loader.name is not None
+            else self.source.segment(call),
+            "revision": text(keywords.get("revision"), scope),
+            "subfolder": text(keywords.get("subfolder"), scope),
+            "filename": filename,
+            "allow_patterns": self.evaluator.strings(keywords.get("allow_patterns"), scope),
+            "ignore_patterns": self.evaluator.strings(keywords.get("ignore_patterns"), scope),
+            "cache_dir": text(cache, scope),
+            "local_dir": text(keywords.get("local_dir"), scope),
+            "repo_type": text(keywords.get("repo_type"), scope) or "model",
+            "variant": text(keywords.get("variant"), scope),
+            "backend": text(keywords.get("backend"), scope),
+            "notes": tuple(notes),
+            "offline_safe": loader.row.offline_safe,
+            "options": tuple(options),
+        }
+
+    def refs(self, call: ast.Call, loader: Match, scope: Scope) -> list[ModelRef]:
+        base = self._base(call, loader, scope)
+        value = self.evaluator.eval(loader.name, scope) if loader.name is not None else None
+        kind = loader.row.kind
+        if kind == "pipeline":
+            return self._pipeline(call, loader, scope, base, value)
+        default = loader.row.default
+        if value is None and default is not None:
+            via = f"default model_name of {loader.row.name} in {loader.row.default_source}"
+            value = Text(default, via=(via,))
+        if kind == "model_id" and isinstance(value, Text):
+            return self._model_id(base, value)
+        if value is None:
+            if kind == "st":
+                return []  # SentenceTransformer() with modules, no download
+            return [self._unresolved(base, "the call names no model")]
+        if isinstance(value, Opaque):
+            return []  # an object was passed, loaded elsewhere (and recorded there)
+        if kind == "st":
+            return [self._named(base, value, st_class=loader.row.short_names)]
+        if kind == "fastembed":
+            return [self._fastembed(base, value, loader.row, keywords_of(call), scope)]
+        if kind == "whisper":
+            return [self._whisper(base, value)]
+        if kind in ("hub_file", "snapshot"):
+            ref = self._named(base, value, hub_only=True)
+            if kind == "hub_file" and base["filename"] is None:
+                filename = argument(call, 1, "filename")
+                base_filename = self.evaluator.text(filename, scope)
+                ref = _replace(ref, filename=base_filename)
+                if base_filename is None:
+                    ref = _replace(ref, notes=(*ref.notes, "filename= cannot be read"))
+            return [ref]
+        if kind in ("timm", "open_clip", "hfhub"):
+            return self._prefixed(call, loader, scope, base, value)
+        if kind == "single_file":
+            return [self._single_file(base, value)]
+        refs = [self._named(base, value)]
+        if loader.library == "llama-cpp":
+            gguf = self.evaluator.text(argument(call, 1, "filename"), scope)
+            refs[0] = _replace(
+                refs[0],
+                filename=gguf,
+                offline_safe=False,
+                notes=(
+                    *refs[0].notes,
+                    "llama-cpp's Llama.from_pretrained lists the repo over the network even"
+                    " when the file is cached; load the cached file with"
+                    " Llama(model_path=...) to run offline",
+                ),
+            )
+        if loader.role == "adapter":
+            refs = self._adapter(refs[0], loader)
+        return refs
+
+    def _make(self, base: dict[str, object], **fields: object) -> ModelRef:
+        merged = {**base, **fields}
+        return ModelRef(**merged)  # type: ignore[arg-type]
+
+    def _unresolved(self, base: dict[str, object], reason: str) -> ModelRef:
+        return self._make(base, kind=RefKind.UNRESOLVED, repo_id=None, unresolved_reason=reason)
+
+    def _from_text(self, value: Text) -> dict[str, object]:
+        return {
+            "env_vars": value.env_vars,
+            "from_dockerfile_env": value.from_dockerfile,
+            "exact": value.exact,
+            "via": value.via,
+        }
+
+    def _named(
+        self,
+        base: dict[str, object],
+        value: Value,
+        *,
+        st_class: str | None = None,
+        hub_only: bool = False,
+    ) -> ModelRef:
+        """A ref for a name that libraries treat as `local dir if it exists, else hub id`."""
+        if isinstance(value, Text):
+            name = value.value
+            meta = self._from_text(value)
+            if not hub_only:
+                local = (
+                    self.project.local_dir(name, self.source) if not looks_like_path(name) else None
+                )
+                if looks_like_path(name) or local is not None:
+                    return self._make(
+                        base, kind=RefKind.LOCAL, repo_id=None, local_path=name, **meta
+                    )
+            repo = name
+            if st_class is not None:
+                version = self.project.version("sentence-transformers")
+                repo = known.sentence_transformers_repo(st_class, name, version)
+                if repo != name:
+                    meta["via"] = (*value.via, f"sentence-transformers maps {name!r} to {repo!r}")
+            if known.is_repo_id(repo):
+                return self._make(base, kind=RefKind.HUB, repo_id=repo, **meta)
+            reason = f"{name!r} is neither a hub repo id nor a directory of the project"
+            return self._make(
+                base, kind=RefKind.UNRESOLVED, repo_id=None, unresolved_reason=reason, **meta
+            )
+        if isinstance(value, LocalPath):
+            return self._make(base, kind=RefKind.LOCAL, repo_id=None, local_path=value.text)
+        return self._unresolved(base, describe(value))
+
+    def _whisper(self, base: dict[str, object], value: Value) -> ModelRef:
+        base = {**base, "allow_patterns": known.FASTER_WHISPER_ALLOW_PATTERNS}
+        if isinstance(value, Text) and "/" not in value.value and not looks_like_path(value.value):
+            name = value.value
+            if self.project.local_dir(name, self.source) is not None:
+                return self._make(
+                    base,
+                    kind=RefKind.LOCAL,
+                    repo_id=None,
+                    local_path=name,
+                    **self._from_text(value),
+                )
+            repo = known.FASTER_WHISPER_MODELS.get(name)
+            if repo is None:
+                return self._unresolved(base, f"{name!r} is not a faster-whisper model size")
+            meta = self._from_text(value)
+            meta["via"] = (*value.via, f"faster-whisper size {name!r} is {repo!r}")
+            return self._make(base, kind=RefKind.HUB, repo_id=repo, **meta)
+        return self._named(base, value)
+
+    def _prefixed(
+        self, call: ast.Call, loader: Match, scope: Scope, base: dict[str, object], value: Value
+    ) -> list[ModelRef]:
+        if isinstance(value, Text) and value.value.startswith(known.HF_HUB_PREFIXES):
+            name = value.value.split(":", 1)[1]
+            revision = base["revision"]
+            if "@" in name:
+                name, revision = name.split("@", 1)
+            meta = self._from_text(value)
+            if known.is_repo_id(name):
+                return [self._make(base, kind=RefKind.HUB, repo_id=name, revision=revision, **meta)]
+            return [
+                self._make(
+                    base,
+                    kind=RefKind.UNRESOLVED,
+                    repo_id=None,
+                    unresolved_reason=f"{name!r} is not a hub repo id",
+                    **meta,
+                )
+            ]
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
+        if loader.row.kind == "timm":
+            pretrained = (
+                self.evaluator.eval(keywords["pretrained"], scope)
+                if "pretrained" in keywords
+                else None
+            )
+            if pretrained is None or (hasattr(pretrained, "value") and pretrained.value is False):
+                return []
+            if isinstance(value, Text):
+                return [
+                    self._unresolved(
+                        base,
+                        f"timm picks the hub repo for {value.value!r} from its own pretrained"
+                        " registry; name it as 'hf-hub:org/name' to let mlfix bake it",
+                    )
+                ]
+            return [self._unresolved(base, describe(value))]
+        if loader.row.kind == "open_clip":
+            tag = keywords.get("pretrained") or argument(call, 1, "pretrained")
+            if tag is None or loader.role == "tokenizer":
+                return []
+            if isinstance(value, Text):
+                return [
+                    self._unresolved(
+                        base,
+                        f"open_clip picks where {value.value!r} weights come from in its own"
+                        " pretrained registry; name it as 'hf-hub:org/name' to let mlfix bake it",
+                    )
+                ]
+            return [self._unresolved(base, describe(value))]
+        return [self._unresolved(base, describe(value))] if not isinstance(value, Text) else []
+
+    def _single_file(self, base: dict[str, object], value: Value) -> ModelRef:
+        if isinstance(value, Text):
+            match = _HUB_FILE_URL.match(value.value)
+            if match:
+                return self._make(
+                    base,
+                    kind=RefKind.HUB,
+                    repo_id=match.group(1),
+                    revision=match.group(2),
+                    filename=match.group(3),
+                    **self._from_text(value),
+                )
+            if value.value.startswith(("http://", "https://")):
+                return self._unresolved(
+                    base, f"{value.value!r} is a URL outside the Hugging Face hub"
+                )
+            return self._make(
+                base,
+                kind=RefKind.LOCAL,
+                repo_id=None,
+                local_path=value.value,
+                **self._from_text(value),
+            )
+        return self._named(base, value)
+
+    def _adapter(self, ref: ModelRef, loader: Match) -> list[ModelRef]:
+        """A PEFT adapter; its base model is named in `adapter_config.json` beside it."""
+        if ref.kind is not RefKind.LOCAL or ref.local_path is None:
+            if ref.kind is RefKind.HUB:
+                note = "the adapter's base model is named in its adapter_config.json on the hub"
+                return [_replace(ref, notes=(*ref.notes, note))]
+            return [ref]
+        directory = self.project.local_dir(ref.local_path, self.source)
+        config = self.project.adapter_config(directory) if directory is not None else None
+        base_model = config.get("base_model_name_or_path") if config else None
+        if not isinstance(base_model, str):
+            return [ref]
+        ref = _replace(ref, base_model=base_model)
+        refs = [ref]
+        # AutoPeftModel* loads the base itself; PeftModel gets it as an argument (recorded there).
+        if (loader.loader_class or "").startswith("AutoPeft"):
+            revision = config.get("revision") if config else None
+            kind = (
+                RefKind.HUB
+                if known.is_repo_id(base_model) and not looks_like_path(base_model)
+                else RefKind.LOCAL
+            )
+            refs.append(
+                _replace(
+                    ref,
+                    kind=kind,
+                    repo_id=base_model if kind is RefKind.HUB else None,
+                    local_path=None if kind is RefKind.HUB else base_model,
+                    role="adapter-base",
+                    library="transformers",
+                    revision=revision if isinstance(revision, str) else None,
+                    via=(f"base_model_name_or_path in {ref.local_path}/adapter_config.json",),
+                    base_model=None,
+                )
+            )
+        return refs
+
+    def _pipeline(
+        self,
+        call: ast.Call,
+        loader: Match,
+        scope: Scope,
+        base: dict[str, object],
+        model: Value | None,
+    ) -> list[ModelRef]:
+        task_expr = argument(call, 0, "task")
+        task_value = self.evaluator.eval(task_expr, scope) if task_expr is not None else None
+        task = task_value.value if isinstance(task_value, Text) else None
+        base = {**base, "task": task}
+        refs: list[ModelRef] = []
+        if isinstance(model, NoneValue):
+            model = None
+        if model is not None and not isinstance(model, Opaque):
+            ref = self._named(base, model)
+            if task_expr is None:
+                note = (
+                    "pipeline() without a task asks the hub for the model's task, even with"
+                    " the files cached; pass the task to run offline"
+                )
+                ref = _replace(ref, offline_safe=False, notes=(*ref.notes, note))
+            refs.append(ref)
+        elif model is None:
+            refs.append(self._pipeline_default(base, task_expr, task_value))
+        keywords = {k.arg: k.value for k in call.keywords if k.arg}
+        for key, role in (
+            ("tokenizer", "tokenizer"),
+            ("feature_extractor", "processor"),
+            ("image_processor", "processor"),
+            ("processor", "processor"),
+        ):
+            if key in keywords:
+                value = self.evaluator.eval(keywords[key], scope)
+                if isinstance(value, (Text, Unknown, LocalPath)):
+                    extra = {**base, "role": role, "raw": self.source.segment(keywords[key])}
+                    refs.append(self._named(extra, value))
+        return refs
+
+    def _pipeline_default(
+        self, base: dict[str, object], task_expr: ast.expr | None, task: Value | None
+    ) -> ModelRef:
+        if task_expr is None or task is None:
+            return self._unresolved(base, "pipeline() names neither a task nor a model")
+        if not isinstance(task, Text):
+            return self._unresolved(base, f"the pipeline task is unknown: {describe(task)}")
+        version = self.project.version("transformers")
+        default = known.pipeline_default(task.value, version)
+        major = known.transformers_major(version)
+        if default is None:
+            return self._unresolved(
+                base, f"transformers {major}.x has no default model for the task {task.value!r}"
+            )
+        revision = base["revision"] or default.revision
+        return self._make(
+            base,
+            kind=RefKind.HUB,
+            repo_id=default.repo_id,
+            revision=revision,
+            role="pipeline-default",
+            via=(*task.via, f"default model of pipeline({task.value!r}) in transformers {major}.x"),
+            env_vars=task.env_vars,
+            from_dockerfile_env=task.from_dockerfile,
+            exact=task.exact,
+        )
+
+    def _model_id(self, base: dict[str, object], value: Text) -> list[ModelRef]:
+        """LangChain's `from_model_id`: AutoTokenizer and the task's model class, one repo."""
+        model = self._named(base, value)
+        tokenizer = self._named({**base, "role": "tokenizer"}, value)
+        return [model, tokenizer]
+
+    def _fastembed(
+        self,
+        base: dict[str, object],
+        value: Value,
+        row: Loader,
+        keywords: dict[str, ast.expr],
+        scope: Scope,
+    ) -> ModelRef:
+        """fastembed's own names: its table (generated from the wheel) gives the hub repo
+        and the files it fetches; the cache is its own (`cache_dir=`, FASTEMBED_CACHE_PATH,
+        else the temp dir)."""
+        if not isinstance(value, Text):
+            return self._unresolved(base, describe(value))
+        entry = fastembed_models.MODELS.get(row.name, {}).get(value.value.lower())
+        meta = self._from_text(value)
+        if entry is None:
+            reason = (
+                f"{value.value!r} is not a {row.name} model of fastembed"
+                f" {fastembed_models.FASTEMBED_VERSION}"
+            )
+            return self._make(
+                base, kind=RefKind.UNRESOLVED, repo_id=None, unresolved_reason=reason, **meta
+            )
+        repo, model_file, extra = entry
+        if repo is None:
+            reason = f"fastembed downloads {value.value!r} from a URL, not the hub"
+            return self._make(
+                base, kind=RefKind.UNRESOLVED, repo_id=None, unresolved_reason=reason, **meta
+            )
+        cache = base["cache_dir"]
+        env_vars = list(value.env_vars)
+        if cache is None:
+            found = self.project.env_value(row.cache_env)
+            cache = found[1] if found else FASTEMBED_DEFAULT_CACHE
+            if found:
+                env_vars.append(row.cache_env)
+        meta["via"] = (
+            *value.via,
+            f"fastembed {fastembed_models.FASTEMBED_VERSION} maps {value.value!r} to {repo!r}",
+        )
+        meta["env_vars"] = tuple(env_vars)
+        return self._make(
+            {**base, "cache_dir": cache},
+            kind=RefKind.HUB,
+            repo_id=repo,
+            allow_patterns=(*FASTEMBED_FILES, model_file, *extra),
+            **meta,
+        )
