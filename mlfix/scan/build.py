@@ -55,6 +55,10 @@ def looks_like_path(name: str) -> bool:
     )
 
 
+def _unique(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(patterns))
+
+
 def keywords_of(call: ast.Call) -> dict[str, ast.expr]:
     return {k.arg: k.value for k in call.keywords if k.arg}
 
@@ -479,6 +483,8 @@ class RefBuilder:
             {**base, "cache_dir": cache},
             kind=RefKind.HUB,
             repo_id=repo,
-            allow_patterns=(*FASTEMBED_FILES, model_file, *extra),
+            allow_patterns=None
+            if extra is None
+            else _unique((*FASTEMBED_FILES, model_file, *extra)),
             **meta,
         )
