@@ -9,7 +9,9 @@ is read as a syntax tree and never imported or executed.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+import bisect
+import re
+from collections.abc import Iterable, Iterator
 from collections.abc import Mapping as MappingABC
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +20,7 @@ from types import MappingProxyType
 from mlfix.scan.build import RefBuilder
 from mlfix.scan.classify import classify
 from mlfix.scan.loaders import CANDIDATE_NAMES
-from mlfix.scan.prefilter import may_load_models, read_bytes
+from mlfix.scan.prefilter import may_load_models, needle_lines, read_bytes
 from mlfix.scan.refs import ModelRef, ScanProblem, ScanResult
 from mlfix.scan.resolve import MAX_EVALS, Evaluator, Project
 from mlfix.scan.source import MAX_NESTING, Scope, SourceFile
@@ -28,7 +30,14 @@ EMPTY_ENV: MappingABC[str, str] = MappingProxyType({})
 
 
 class ModelVisitor:
-    """Walks one file's statements and records its model refs."""
+    """Walks one file's statements and records its model refs.
+
+    The tree is whole, but only statements whose lines hold a needle (or a call of a loader
+    imported under another name) are walked for calls: a loader call always spells one of
+    them within its own lines. Scopes and bindings still see the whole file. The reference
+    walk test (tests/test_scan_reference.py) checks that this finds every call a walk of
+    every node finds.
+    """
 
     def __init__(self, source: SourceFile, evaluator: Evaluator) -> None:
         self.source = source
@@ -37,6 +46,24 @@ class ModelVisitor:
         self.refs: list[ModelRef] = []
         self.aliases = self._loader_aliases()
         self.builder = RefBuilder(source, evaluator)
+        self.lines = sorted({*needle_lines(source.data), *self._alias_lines()})
+
+    def _alias_lines(self) -> Iterator[int]:
+        if not self.aliases:
+            return
+        names = b"|".join(re.escape(alias.encode()) for alias in self.aliases)
+        data = self.source.data
+        line, pos = 1, 0
+        for match in re.finditer(rb"\b(?:" + names + rb")\b", data):
+            line += data.count(b"\n", pos, match.start())
+            pos = match.start()
+            yield line
+
+    def _touches(self, stmt: ast.stmt) -> bool:
+        decorators = getattr(stmt, "decorator_list", None)
+        start = min(stmt.lineno, *(d.lineno for d in decorators)) if decorators else stmt.lineno
+        index = bisect.bisect_left(self.lines, start)
+        return index < len(self.lines) and self.lines[index] <= (stmt.end_lineno or stmt.lineno)
 
     def _loader_aliases(self) -> dict[str, str]:
         """Loader functions imported under another name (`... import pipeline as hf_pipeline`)."""
@@ -58,6 +85,8 @@ class ModelVisitor:
                 self.source.skip(f"blocks nested deeper than {MAX_NESTING} levels", body[0].lineno)
             return
         for stmt in body:
+            if not self._touches(stmt):
+                continue
             decorators = getattr(stmt, "decorator_list", None) or []
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 args = stmt.args
