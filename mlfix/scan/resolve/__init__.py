@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 
 from mlfix.scan.resolve.argv import Argv
+from mlfix.scan.resolve.call_sites import CallSites
 from mlfix.scan.resolve.calls import Calls
 from mlfix.scan.resolve.env import Env
 from mlfix.scan.resolve.expressions import Expressions
@@ -27,7 +28,7 @@ from mlfix.scan.values import Sequence, Text, Unknown, Value
 __all__ = ["MAX_EVALS", "Evaluator", "Project", "last_name"]
 
 
-class Evaluator(Names, Expressions, Env, Settings, Argv, Calls):
+class Evaluator(Names, Expressions, Env, Settings, Argv, Calls, CallSites):
     """Evaluates expressions to `Value`s. One per scan; holds no per-file state but the budget."""
 
     def __init__(self, project: Project) -> None:

@@ -53,5 +53,8 @@ class EvaluatorBase:
     ) -> Value:
         raise NotImplementedError
 
+    def call_site_values(self, binding: Binding, scope: Scope) -> Value | None:
+        raise NotImplementedError
+
     def _argparse_default(self, scope: Scope, attr: str) -> Value:
         raise NotImplementedError

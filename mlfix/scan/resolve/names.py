@@ -244,6 +244,9 @@ class Names(EvaluatorBase):
             return Unknown(
                 f"'{binding.name}' collects the extra arguments of {scope.function_name()}()"
             )
+        passed = self.call_site_values(binding, scope)
+        if passed is not None:
+            return passed
         if binding.value is None:
             return Unknown(
                 f"'{binding.name}' is a parameter of {scope.function_name()}() with no default"

@@ -14,6 +14,8 @@ from mlfix.scan.known import pinned
 from mlfix.scan.prefilter import read_bytes
 from mlfix.scan.source import Scope, SourceFile
 
+MAX_SEARCHED = 5000  # project files searched for call sites
+
 
 class Project:
     """The scanned repository: finds the modules that imports name, and keeps a few parsed.
@@ -38,6 +40,32 @@ class Project:
         self._cache_size = cache_size
         # Which file a module name is, per search base: bounded, like the module cache.
         self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
+        self._files: list[Path] | None = None
+        self._mentions: dict[str, list[Path]] = {}
+
+    def files_mentioning(self, name: str) -> list[Path]:
+        """The project's Python files whose bytes spell `name` (for call sites), at most
+        MAX_SEARCHED files searched, cached per name."""
+        if self.root is None:
+            return []
+        if name not in self._mentions:
+            if self._files is None:
+                from mlfix.scan.prefilter import iter_python_files
+
+                walk = iter_python_files(self.root)
+                self._files = [
+                    Path(file.path) for _, file in zip(range(MAX_SEARCHED), walk, strict=False)
+                ]
+            needle = name.encode()
+            found: list[Path] = []
+            for path in self._files:
+                try:
+                    if needle in read_bytes(str(path)):
+                        found.append(path)
+                except OSError:
+                    continue
+            self._mentions[name] = found
+        return self._mentions[name]
 
     def version(self, package: str) -> str | None:
         """The version the project pins for a package, when the caller knows it."""
