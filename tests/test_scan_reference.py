@@ -23,6 +23,7 @@ from mlfix.scan.build import RefBuilder
 from mlfix.scan.classify import classify
 from mlfix.scan.loaders import CANDIDATE_NAMES
 from mlfix.scan.prefilter import PythonFile, iter_python_files, read_bytes
+from mlfix.scan.repo import is_test_file
 from mlfix.scan.resolve import Evaluator, Project
 from mlfix.scan.source import Scope, SourceFile
 
@@ -64,6 +65,8 @@ def reference(root: Path, env: dict[str, str] | None = None) -> list[ModelRef]:
     evaluator = Evaluator(project)
     refs: list[ModelRef] = []
     for file in iter_python_files(root):
+        if is_test_file(file.rel):  # the scan's one deliberate file filter: tests never run
+            continue
         display = Path(file.rel)
         try:
             source = SourceFile.parse(Path(file.path), display, read_bytes(file.path))

@@ -24,7 +24,7 @@ from mlfix.scan.classify import Match, argument
 from mlfix.scan.loaders import FASTEMBED_DEFAULT_CACHE, Loader
 from mlfix.scan.refs import ModelRef, RefKind
 from mlfix.scan.source import Scope
-from mlfix.scan.values import LocalPath, NoneValue, Opaque, Text, Unknown, Value, describe
+from mlfix.scan.values import Each, LocalPath, NoneValue, Opaque, Text, Unknown, Value, describe
 
 
 class RefBuilder(RefBuilderCore):
@@ -33,6 +33,20 @@ class RefBuilder(RefBuilderCore):
     def refs(self, call: ast.Call, loader: Match, scope: Scope) -> list[ModelRef]:
         base = self._base(call, loader, scope)
         value = self.evaluator.eval(loader.name, scope) if loader.name is not None else None
+        if isinstance(value, Each):  # a loop: the loader runs once per item
+            return [
+                ref for item in value.items for ref in self._refs(call, loader, scope, base, item)
+            ]
+        return self._refs(call, loader, scope, base, value)
+
+    def _refs(
+        self,
+        call: ast.Call,
+        loader: Match,
+        scope: Scope,
+        base: dict[str, object],
+        value: Value | None,
+    ) -> list[ModelRef]:
         kind = loader.row.kind
         if kind == "pipeline":
             return self._pipeline(call, loader, scope, base, value)

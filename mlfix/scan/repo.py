@@ -58,7 +58,7 @@ class _BatchScanner:
     def scan(self, batch: list[PythonFile]) -> _Partial:
         partial = _Partial()
         partial.scanned += len(batch)
-        for candidate in filter_batch(batch):
+        for candidate in filter_batch([file for file in batch if not is_test_file(file.rel)]):
             if candidate.error is not None:
                 reason = candidate.error.strerror or str(candidate.error)
                 partial.problems.append(
@@ -85,6 +85,16 @@ class _BatchScanner:
             partial.refs.extend(found)
             partial.problems.extend(trouble)
         return partial
+
+
+def is_test_file(rel: str) -> bool:
+    """Test code (pytest's naming, a tests/ directory): the app does not run it at start,
+    so what it loads is never baked."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    return any(part in ("tests", "test") for part in parts[:-1])
 
 
 _WORKER: _BatchScanner | None = None

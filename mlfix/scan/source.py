@@ -23,7 +23,7 @@ from mlfix.textio import ERRORS
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 ScopeNode = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
-BindingKind = Literal["assign", "import", "from", "def", "class", "param", "field", "other"]
+BindingKind = Literal["assign", "import", "from", "def", "class", "param", "field", "loop", "other"]
 
 MAX_NESTING = 64  # statement blocks deeper than this are not walked (and reported)
 
@@ -332,7 +332,11 @@ def _bind_block(
         elif isinstance(stmt, ast.Global):
             scope.globals.update(stmt.names)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-            _bind_target(stmt.target, None, stmt, table, "a loop variable")
+            if isinstance(stmt.target, ast.Name):
+                loop = Binding("loop", stmt.target.id, stmt, stmt.lineno, stmt.iter)
+                _add(table, loop)
+            else:
+                _bind_target(stmt.target, None, stmt, table, "a loop variable")
             _bind_block(stmt.body, table, scope, depth + 1)
             _bind_block(stmt.orelse, table, scope, depth + 1)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):

@@ -82,6 +82,15 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class Each:
+    """A loop variable over a collection mlfix can read (`for name in MODELS.values():`):
+    the loop body runs once per item, so a loader there loads every one of them."""
+
+    items: tuple[Text, ...]
+    line: int
+
+
+@dataclass(frozen=True)
 class Mapping:
     items: tuple[tuple[Value, Value], ...]
 
@@ -139,6 +148,7 @@ Value = (
     | Instance
     | FunctionRef
     | ParsedArgs
+    | Each
 )
 
 
@@ -152,6 +162,8 @@ def describe(value: Value) -> str:
         return f"the value is {value.value!r}, not a string"
     if isinstance(value, Opaque):
         return f"the value is {value.what}, not a name"
+    if isinstance(value, Each):
+        return "a loop variable over " + ", ".join(repr(item.value) for item in value.items[:3])
     if isinstance(value, (Sequence, Mapping)):
         return "the value is a collection, not a name"
     if isinstance(value, (ModuleRef, ClassRef, FunctionRef)):

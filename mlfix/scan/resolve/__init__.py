@@ -22,7 +22,7 @@ from mlfix.scan.resolve.names import Names
 from mlfix.scan.resolve.project import Project
 from mlfix.scan.resolve.settings import Settings
 from mlfix.scan.resolve.util import MAX_DEPTH, MAX_EVALS, last_name
-from mlfix.scan.source import Scope
+from mlfix.scan.source import Scope, SourceFile
 from mlfix.scan.values import Sequence, Text, Unknown, Value
 
 __all__ = ["MAX_EVALS", "Evaluator", "Project", "last_name"]
@@ -38,6 +38,7 @@ class Evaluator(Names, Expressions, Env, Settings, Argv, Calls, CallSites):
         self._depth = 0
         self.budget = MAX_EVALS
         self.exhausted = False
+        self.use: tuple[SourceFile | None, int] = (None, 0)
 
     def start_file(self) -> None:
         """A new file gets a fresh evaluation budget (see MAX_EVALS)."""

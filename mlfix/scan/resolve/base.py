@@ -7,7 +7,7 @@ import ast
 from typing import TYPE_CHECKING
 
 from mlfix.scan.resolve.project import Project
-from mlfix.scan.source import Binding, Scope
+from mlfix.scan.source import Binding, Scope, SourceFile
 from mlfix.scan.values import ClassRef, FunctionRef, Instance, Value
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ class EvaluatorBase:
     project: Project
     _active: set[tuple[int, str]]
     _overrides: dict[int, dict[str, Value]]
+    use: tuple[SourceFile | None, int]  # where the name being looked up is used
 
     def eval(self, expr: ast.expr, scope: Scope) -> Value:
         raise NotImplementedError

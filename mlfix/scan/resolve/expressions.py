@@ -47,6 +47,7 @@ class Expressions(EvaluatorBase):
                 return Unknown("the value is '...' (required)")
             return Const(value)
         if isinstance(expr, ast.Name):
+            self.use = (scope.file, expr.lineno)
             return self.lookup(expr.id, scope)
         if isinstance(expr, ast.JoinedStr):
             return self._fstring(expr, scope)

@@ -17,11 +17,14 @@ from mlfix.scan.resolve.util import (
 from mlfix.scan.source import Binding, Scope
 from mlfix.scan.values import (
     ClassRef,
+    Each,
     FunctionRef,
     Instance,
     LocalPath,
+    Mapping,
     ModuleRef,
     NoneValue,
+    Sequence,
     Text,
     Unknown,
     Value,
@@ -118,6 +121,7 @@ class Names(EvaluatorBase):
         return Unknown(f"'{name}' is not defined in {scope.file.display}")
 
     def _from_bindings(self, name: str, bindings: list[Binding], scope: Scope) -> Value:
+        bindings = self._enclosing_loop(bindings, scope) or bindings
         values: list[tuple[Binding, Value]] = []
         for binding in bindings:
             key = (id(binding), name)
@@ -132,6 +136,21 @@ class Names(EvaluatorBase):
         step = f"{name} ({scope.file.display}:{bindings[0].line})"
         merged = self.merge(name, values)
         return merged.note(step) if isinstance(merged, Text) else merged
+
+    def _enclosing_loop(self, bindings: list[Binding], scope: Scope) -> list[Binding] | None:
+        """A name used inside a `for` loop that binds it has that loop's value, whatever
+        other loops bind the same name elsewhere in the scope."""
+        file, line = self.use
+        if file is not scope.file:
+            return None
+        inside = [
+            b
+            for b in bindings
+            if b.kind == "loop"
+            and b.node is not None
+            and b.line <= line <= (getattr(b.node, "end_lineno", None) or b.line)
+        ]
+        return [max(inside, key=lambda b: b.line)] if inside else None
 
     def merge(self, name: str, values: list[tuple[Binding, Value]]) -> Value:
         """One value for a name bound in several places, or Unknown when they disagree.
@@ -198,6 +217,8 @@ class Names(EvaluatorBase):
             )
         if kind == "param":
             return self._param(binding, scope)
+        if kind == "loop":
+            return self._loop(binding, scope)
         return Unknown(
             f"'{binding.name}' is {binding.reason or 'not a constant'} (line {binding.line})"
         )
@@ -224,6 +245,32 @@ class Names(EvaluatorBase):
                 return ModuleRef(attr, sub)
             return Unknown(f"the module '{'.' * binding.level}{module}' is not in the project")
         return ModuleRef(f"{module}.{attr}", None)
+
+    def _loop(self, binding: Binding, scope: Scope) -> Value:
+        """`for name in <collection>`: every item, when all are strings mlfix can read
+        (a list, tuple or set, a dict's keys or values)."""
+        assert binding.value is not None
+        iterable = binding.value
+        method = None
+        if (
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Attribute)
+            and iterable.func.attr in ("values", "keys")
+            and not iterable.args
+        ):
+            method = iterable.func.attr
+            iterable = iterable.func.value
+        value = self.eval(iterable, scope)
+        items: tuple[Value, ...] = ()
+        if isinstance(value, Sequence) and method is None:
+            items = value.items
+        elif isinstance(value, Mapping):
+            items = tuple(k if method != "values" else v for k, v in value.items)
+        texts = tuple(item for item in items if isinstance(item, Text))
+        if not items or len(texts) != len(items):
+            return Unknown(f"'{binding.name}' is a loop variable (line {binding.line})")
+        step = f"loop over line {binding.line}"
+        return Each(tuple(text.note(step) for text in texts), binding.line)
 
     def _param(self, binding: Binding, scope: Scope) -> Value:
         function = scope.node
