@@ -19,6 +19,7 @@ class EvaluatorBase:
     _active: set[tuple[int, str]]
     _overrides: dict[int, dict[str, Value]]
     use: tuple[SourceFile | None, int]  # where the name being looked up is used
+    call_site_depth: int = 0
 
     def eval(self, expr: ast.expr, scope: Scope) -> Value:
         raise NotImplementedError
@@ -55,6 +56,9 @@ class EvaluatorBase:
         raise NotImplementedError
 
     def call_site_values(self, binding: Binding, scope: Scope) -> Value | None:
+        raise NotImplementedError
+
+    def argv_item(self, scope: Scope, index: int) -> Value:
         raise NotImplementedError
 
     def _argparse_default(self, scope: Scope, attr: str) -> Value:

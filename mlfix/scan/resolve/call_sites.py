@@ -20,6 +20,7 @@ from mlfix.scan.source import Binding, Scope, SourceFile
 from mlfix.scan.values import Text, Unknown, Value
 
 MAX_CALL_SITES = 32
+MAX_DEPTH = 3  # call sites of call sites of ... followed at most this deep
 
 
 def _calls_named(
@@ -44,9 +45,18 @@ def _calls_named(
 class CallSites(EvaluatorBase):
     def call_site_values(self, binding: Binding, scope: Scope) -> Value | None:
         """The values the project's calls pass for a parameter, or None (no call site)."""
-        function = scope.node
         if id(scope) in self._overrides:
             return None  # evaluating one particular call: its omitted arguments are defaults
+        if self.call_site_depth >= MAX_DEPTH:
+            return None
+        self.call_site_depth += 1
+        try:
+            return self._call_site_values(binding, scope)
+        finally:
+            self.call_site_depth -= 1
+
+    def _call_site_values(self, binding: Binding, scope: Scope) -> Value | None:
+        function = scope.node
         if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return None
         owner = scope.parent

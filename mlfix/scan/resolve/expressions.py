@@ -206,6 +206,8 @@ class Expressions(EvaluatorBase):
                     return self.env_lookup(key.value, None)
                 return Unknown("an environment variable whose name is computed")
             if base.name == "sys.argv":
+                if isinstance(key, Const) and isinstance(key.value, int):
+                    return self.argv_item(scope, key.value)
                 return Unknown("a command-line argument (sys.argv)")
             return Unknown(f"a value read from {base.name}")
         if isinstance(base, Mapping) and isinstance(key, Text):

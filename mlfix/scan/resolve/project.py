@@ -15,6 +15,7 @@ from mlfix.scan.prefilter import read_bytes
 from mlfix.scan.source import Scope, SourceFile
 
 MAX_SEARCHED = 5000  # project files searched for call sites
+MAX_SEARCH_BYTES = 32 << 20
 
 
 class Project:
@@ -30,9 +31,11 @@ class Project:
         env: MappingABC[str, str],
         *,
         versions: MappingABC[str, str] | None = None,
+        argv: MappingABC[str, tuple[str, ...]] | None = None,
         cache_size: int = 64,
     ) -> None:
         self.root = root.resolve() if root is not None else None
+        self.argv = dict(argv or {})
         self.env = env
         self.env_folded = {key.lower(): (key, value) for key, value in env.items()}
         self.versions = dict(versions or {})
@@ -40,31 +43,38 @@ class Project:
         self._cache_size = cache_size
         # Which file a module name is, per search base: bounded, like the module cache.
         self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
-        self._files: list[Path] | None = None
+        self._corpus: list[tuple[Path, bytes]] | None = None
         self._mentions: dict[str, list[Path]] = {}
 
+    def argv_for(self, source: SourceFile) -> tuple[str, ...] | None:
+        """The arguments the image's start command passes to this file, if it runs it."""
+        if not self.argv:
+            return None
+        return self.argv.get(self.display(source.path).as_posix())
+
     def files_mentioning(self, name: str) -> list[Path]:
-        """The project's Python files whose bytes spell `name` (for call sites), at most
-        MAX_SEARCHED files searched, cached per name."""
+        """The project's Python files whose bytes spell `name` (for call sites), cached per
+        name. The files are read once, at most MAX_SEARCHED of them and MAX_SEARCH_BYTES in
+        all, so a large repository costs one bounded read, not one per name."""
         if self.root is None:
             return []
         if name not in self._mentions:
-            if self._files is None:
+            if self._corpus is None:
                 from mlfix.scan.prefilter import iter_python_files
 
-                walk = iter_python_files(self.root)
-                self._files = [
-                    Path(file.path) for _, file in zip(range(MAX_SEARCHED), walk, strict=False)
-                ]
+                self._corpus = []
+                total = 0
+                for _, file in zip(range(MAX_SEARCHED), iter_python_files(self.root), strict=False):
+                    try:
+                        data = read_bytes(file.path)
+                    except OSError:
+                        continue
+                    total += len(data)
+                    if total > MAX_SEARCH_BYTES:
+                        break
+                    self._corpus.append((Path(file.path), data))
             needle = name.encode()
-            found: list[Path] = []
-            for path in self._files:
-                try:
-                    if needle in read_bytes(str(path)):
-                        found.append(path)
-                except OSError:
-                    continue
-            self._mentions[name] = found
+            self._mentions[name] = [path for path, data in self._corpus if needle in data]
         return self._mentions[name]
 
     def version(self, package: str) -> str | None:
@@ -99,6 +109,7 @@ class Project:
             if source is not None:
                 source.close()
         self._cache.clear()
+        self._corpus = None
 
     def load(self, path: Path) -> SourceFile | None:
         key = _absolute(path)
