@@ -341,8 +341,17 @@ def _bind_block(
             _bind_block(stmt.orelse, table, scope, depth + 1)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
             for item in stmt.items:
-                if item.optional_vars is not None:
-                    _bind_target(item.optional_vars, None, stmt, table, "bound by a with statement")
+                bound = item.optional_vars
+                opened = item.context_expr
+                if (
+                    isinstance(bound, ast.Name)
+                    and isinstance(opened, ast.Call)
+                    and isinstance(opened.func, ast.Name)
+                    and opened.func.id == "open"
+                ):  # `with open(path) as f`: f stands for the file at path
+                    _add(table, Binding("assign", bound.id, stmt, stmt.lineno, opened))
+                elif bound is not None:
+                    _bind_target(bound, None, stmt, table, "bound by a with statement")
             _bind_block(stmt.body, table, scope, depth + 1)
         elif isinstance(stmt, (ast.If, ast.While)):
             _bind_block(stmt.body, table, scope, depth + 1)

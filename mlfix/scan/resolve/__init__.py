@@ -16,6 +16,7 @@ import ast
 from mlfix.scan.resolve.argv import Argv
 from mlfix.scan.resolve.call_sites import CallSites
 from mlfix.scan.resolve.calls import Calls
+from mlfix.scan.resolve.configs import Configs
 from mlfix.scan.resolve.env import Env
 from mlfix.scan.resolve.expressions import Expressions
 from mlfix.scan.resolve.names import Names
@@ -28,7 +29,7 @@ from mlfix.scan.values import Sequence, Text, Unknown, Value
 __all__ = ["MAX_EVALS", "Evaluator", "Project", "last_name"]
 
 
-class Evaluator(Names, Expressions, Env, Settings, Argv, Calls, CallSites):
+class Evaluator(Names, Expressions, Env, Settings, Argv, Calls, CallSites, Configs):
     """Evaluates expressions to `Value`s. One per scan; holds no per-file state but the budget."""
 
     def __init__(self, project: Project) -> None:

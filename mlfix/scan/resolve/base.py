@@ -58,6 +58,9 @@ class EvaluatorBase:
     def call_site_values(self, binding: Binding, scope: Scope) -> Value | None:
         raise NotImplementedError
 
+    def config_call(self, name: str, call: ast.Call, scope: Scope) -> Value | None:
+        raise NotImplementedError
+
     def argv_item(self, scope: Scope, index: int) -> Value:
         raise NotImplementedError
 

@@ -171,6 +171,11 @@ class Expressions(EvaluatorBase):
         return self.attribute_of(base, expr.attr)
 
     def attribute_of(self, base: Value, attr: str) -> Value:
+        if isinstance(base, Mapping):  # OmegaConf / attribute-style config access
+            for key, item in base.items:
+                if isinstance(key, Text) and key.value == attr:
+                    return item
+            return Unknown(f"the config has no key {attr!r}")
         if isinstance(base, ModuleRef):
             if base.scope is None:
                 return ModuleRef(f"{base.name}.{attr}", None)
@@ -264,6 +269,9 @@ class Expressions(EvaluatorBase):
                 if joins and texts and None not in texts:
                     return LocalPath("/".join(t for t in texts if t is not None))
                 return LocalPath(None)
+            loaded = self.config_call(name, call, scope)
+            if loaded is not None:
+                return loaded
             last = name.rsplit(".", 1)[-1]
             if last in RESULT_IS_MODEL:
                 return Opaque("a loaded model")
@@ -296,6 +304,11 @@ class Expressions(EvaluatorBase):
             return value
         if name == "input":
             return Unknown("read from input()")
+        if name == "open" and call.args:
+            path = self.eval(call.args[0], scope)
+            if isinstance(path, Text):
+                return LocalPath(path.value)
+            return path if isinstance(path, LocalPath) else LocalPath(None)
         if name in ("Path", "PurePath"):
             return LocalPath(None)
         return Unknown(f"the result of {name}()")

@@ -138,16 +138,16 @@ class Names(EvaluatorBase):
         return merged.note(step) if isinstance(merged, Text) else merged
 
     def _enclosing_loop(self, bindings: list[Binding], scope: Scope) -> list[Binding] | None:
-        """A name used inside a `for` loop that binds it has that loop's value, whatever
-        other loops bind the same name elsewhere in the scope."""
+        """A name used inside the `for` loop (or `with open(...) as name` block) that binds
+        it has that statement's value, whatever else binds the name in the scope."""
         file, line = self.use
         if file is not scope.file:
             return None
         inside = [
             b
             for b in bindings
-            if b.kind == "loop"
-            and b.node is not None
+            if isinstance(b.node, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith))
+            and b.value is not None
             and b.line <= line <= (getattr(b.node, "end_lineno", None) or b.line)
         ]
         return [max(inside, key=lambda b: b.line)] if inside else None
