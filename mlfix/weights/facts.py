@@ -269,6 +269,7 @@ class Gatherer:
         self.cache: dict[str, Any] = documents.cache.setdefault("weights", {})
         self.states = effective(model)
         self.app = app_stage(model, getattr(target, "build_target", None))
+        self.argv: dict[str, tuple[str, ...]] = {}  # the start command's script: its arguments
 
     # -- reading the context --------------------------------------------------------------
 
@@ -405,16 +406,14 @@ class Gatherer:
         rel = self.context_path(self.app, last, image_path)
         return {rel: args} if rel else {}
 
-    def scan(
-        self,
-        env: Mapping[str, str],
-        versions: Mapping[str, str],
-        argv: Mapping[str, tuple[str, ...]] | None = None,
-    ) -> tuple[ModelRef, ...]:
+    def scan(self, env: Mapping[str, str], versions: Mapping[str, str]) -> tuple[ModelRef, ...]:
+        """The refs of the image's code; `self.argv` (the start command's arguments to its
+        script, set by `gather`) fills `sys.argv` and argparse options."""
+        argv = self.argv
         sources = self.copied_sources()
         ignore = self.ignore()
         key = repr(("scan", sorted(env.items()), sources, ignore.text if ignore else None,
-                    sorted(versions.items()), sorted((argv or {}).items())))  # fmt: skip
+                    sorted(versions.items()), sorted(argv.items())))  # fmt: skip
         if key in self.cache:
             refs: tuple[ModelRef, ...] = self.cache[key]
             return refs
@@ -427,9 +426,7 @@ class Gatherer:
                 return True
             return not _copied(rel, is_dir, sources)
 
-        result = scan_repo(
-            self.root, exclude=exclude, env=env, versions=versions, argv=dict(argv or {})
-        )
+        result = scan_repo(self.root, exclude=exclude, env=env, versions=versions, argv=dict(argv))
         found = tuple(self.absolute(ref) for ref in result.refs)
         self.cache[key] = found
         return found
@@ -644,7 +641,8 @@ class Gatherer:
         env = stage_env(model, self.app)
         final = final_state(model, self.app, self.states)
         set_env = {k: v for k, v in env.items() if v}
-        refs = self.scan(set_env, scan_versions, self.start_argv(set_env))
+        self.argv = self.start_argv(set_env)
+        refs = self.scan(set_env, scan_versions)
         refs = self.edited(refs, set_env, scan_versions)
         refs = (*refs, *self.start_refs(set_env, scan_versions))
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
