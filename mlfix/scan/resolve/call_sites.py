@@ -89,7 +89,7 @@ class CallSites(EvaluatorBase):
                 break
         if not values:
             return None
-        return self.merge(f"'{binding.name}' of {spelled}()", values)
+        return self.merge(f"{binding.name}", values)
 
     def _argument_for(
         self, call: ast.Call, index: int | None, name: str
