@@ -2,10 +2,11 @@
 call in the project passing a name mlfix can read.
 
 The call sites of a function are the calls spelling its name (`load(...)`, `obj.load(...)`,
-`Cls(...)` for `__init__`) in its own file and in the project files whose bytes mention
-it. When every call site passes a value mlfix can read (or omits the argument and the
-default applies), those are the values: one value when they agree; when they differ, the
-name is unresolved and the finding lists them. No call site found: the parameter keeps
+`Cls(...)` for `__init__`) in its own file and in the Python files beside it and at the
+project root whose bytes mention it (a bounded search, so a large repository costs no
+more than a small one). When every call site passes a value mlfix can read (or omits the
+argument and the default applies), those are the values: one value when they agree; when
+they differ, the name is unresolved and the finding lists them. No call site found: it keeps
 its default (or stays unknown), as before.
 """
 
@@ -110,7 +111,7 @@ class CallSites(EvaluatorBase):
 
     def _call_sites(self, file: SourceFile, name: str) -> Iterator[tuple[ast.Call, Scope]]:
         sources = [file]
-        for path in self.project.files_mentioning(name):
+        for path in self.project.files_mentioning(name, file.path):
             if path != file.path:
                 other = self.project.load(path)
                 if other is not None:

@@ -14,8 +14,7 @@ from mlfix.scan.known import pinned
 from mlfix.scan.prefilter import read_bytes
 from mlfix.scan.source import Scope, SourceFile
 
-MAX_SEARCHED = 5000  # project files searched for call sites
-MAX_SEARCH_BYTES = 32 << 20
+MAX_SEARCHED = 200  # files per directory searched for call sites
 
 
 class Project:
@@ -43,8 +42,7 @@ class Project:
         self._cache_size = cache_size
         # Which file a module name is, per search base: bounded, like the module cache.
         self._found: OrderedDict[tuple[Path, str], Path | None] = OrderedDict()
-        self._corpus: list[tuple[Path, bytes]] | None = None
-        self._mentions: dict[str, list[Path]] = {}
+        self._mentions: dict[tuple[str, Path], list[Path]] = {}
 
     def argv_for(self, source: SourceFile) -> tuple[str, ...] | None:
         """The arguments the image's start command passes to this file, if it runs it."""
@@ -52,30 +50,37 @@ class Project:
             return None
         return self.argv.get(self.display(source.path).as_posix())
 
-    def files_mentioning(self, name: str) -> list[Path]:
-        """The project's Python files whose bytes spell `name` (for call sites), cached per
-        name. The files are read once, at most MAX_SEARCHED of them and MAX_SEARCH_BYTES in
-        all, so a large repository costs one bounded read, not one per name."""
+    def files_mentioning(self, name: str, near: Path) -> list[Path]:
+        """Python files beside `near` and at the project root whose bytes spell `name`
+        (where call sites of a function defined in `near` usually are). Two directory
+        listings and at most MAX_SEARCHED small reads per name, cached, so a large
+        repository costs no more than a small one."""
         if self.root is None:
             return []
-        if name not in self._mentions:
-            if self._corpus is None:
-                from mlfix.scan.prefilter import iter_python_files
-
-                self._corpus = []
-                total = 0
-                for _, file in zip(range(MAX_SEARCHED), iter_python_files(self.root), strict=False):
+        key = (name, near.parent)
+        if key not in self._mentions:
+            needle = name.encode()
+            found: list[Path] = []
+            for directory in dict.fromkeys((_absolute(near).parent, self.root)):
+                for path in self._python_files(directory)[:MAX_SEARCHED]:
                     try:
-                        data = read_bytes(file.path)
+                        if needle in read_bytes(str(path)):
+                            found.append(path)
                     except OSError:
                         continue
-                    total += len(data)
-                    if total > MAX_SEARCH_BYTES:
-                        break
-                    self._corpus.append((Path(file.path), data))
-            needle = name.encode()
-            self._mentions[name] = [path for path, data in self._corpus if needle in data]
-        return self._mentions[name]
+            self._mentions[key] = found
+            if len(self._mentions) > 4 * self._cache_size:
+                self._mentions.pop(next(iter(self._mentions)))
+        return self._mentions[key]
+
+    def _python_files(self, directory: Path) -> list[Path]:
+        try:
+            with os.scandir(directory) as entries:
+                return sorted(
+                    Path(e.path) for e in entries if e.name.endswith(".py") and e.is_file()
+                )
+        except OSError:
+            return []
 
     def version(self, package: str) -> str | None:
         """The version the project pins for a package, when the caller knows it."""
@@ -109,7 +114,6 @@ class Project:
             if source is not None:
                 source.close()
         self._cache.clear()
-        self._corpus = None
 
     def load(self, path: Path) -> SourceFile | None:
         key = _absolute(path)
