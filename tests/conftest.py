@@ -42,19 +42,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     check_docker_marker(item)
-
-
-@pytest.fixture
-def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every text handed to libcst's parser during the test, in order."""
-    import libcst as cst
-
-    texts: list[str] = []
-    real_parse = cst.parse_module
-
-    def spy(source: str) -> cst.Module:
-        texts.append(source)
-        return real_parse(source)
-
-    monkeypatch.setattr(cst, "parse_module", spy)
-    return texts

@@ -1,7 +1,8 @@
 """Snapshot tests: every source tree under fixtures/scan/<case>/ against its expected refs.
 
-A case may hold `env` (KEY=VALUE lines: the Dockerfile's ENV/ARG values) and `exclude`
-(relative paths to skip, as a `.dockerignore` would). `expected.txt` is one line per ref,
+A case may hold `env` (KEY=VALUE lines: the Dockerfile's ENV/ARG values), `exclude`
+(relative paths to skip, as a `.dockerignore` would) and `argv` (`script arg...`: what the
+image's start command runs). `expected.txt` is one line per ref,
 then one per problem. `MLFIX_UPDATE=1` rewrites the snapshots.
 """
 
@@ -82,8 +83,16 @@ def scan_case(case: Path) -> ScanResult:
             key, _, value = line.partition("=")
             env[key] = value
     excluded = set((case / "exclude").read_text().split()) if (case / "exclude").exists() else set()
+    argv: dict[str, tuple[str, ...]] = {}
+    if (case / "argv").exists():  # `script arg...`: what the image's start command runs
+        for line in (case / "argv").read_text().splitlines():
+            script, *args = line.split()
+            argv[script] = tuple(args)
     return scan_repo(
-        case, env=env, exclude=(lambda rel, is_dir: rel in excluded) if excluded else None
+        case,
+        env=env,
+        exclude=(lambda rel, is_dir: rel in excluded) if excluded else None,
+        argv=argv,
     )
 
 

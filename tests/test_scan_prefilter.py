@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mlfix.scan.loaders import LOADERS
 from mlfix.scan.prefilter import (
     LOADER_RE,
     NEEDLES,
@@ -34,11 +35,37 @@ SPELLINGS = [
     b"CrossEncoder(",
     b"SparseEncoder(",
     b"WhisperModel(",
+    b"HuggingFaceEmbeddings(",
+    b"HuggingFaceBgeEmbeddings(",
+    b"HuggingFaceInstructEmbeddings(",
+    b"HuggingFaceCrossEncoder(",
+    b"HuggingFacePipeline.from_model_id(",
+    b"HuggingFaceEmbedding(",
+    b"TextEmbedding(",
+    b"SparseTextEmbedding(",
+    b"LateInteractionTextEmbedding(",
+    b"ImageEmbedding(",
+    b"TextCrossEncoder(",
+    b"BGEM3FlagModel(",
+    b"FlagModel(",
+    b"FlagReranker(",
+    b"FlagLLMReranker(",
+    b"INSTRUCTOR(",
+    b"GLiNER.from_pretrained(",
 ]
 
 
 def test_every_needle_has_a_spelling_here() -> None:
-    assert len(NEEDLES) == len(SPELLINGS) - 2  # create_model has three spellings
+    for needle in NEEDLES:
+        assert any(needle in spelling for spelling in SPELLINGS), needle
+
+
+def test_every_row_of_the_loader_table_passes_the_prefilter() -> None:
+    """Needles are derived from the table: a row's spelled name always passes (the
+    `get_tokenizer` row loads only with an `hf-hub:` literal, itself a needle)."""
+    for row in LOADERS:
+        spelled = f"{row.name}(".encode() if row.needle else f"{row.name}('hf-hub:a/b')".encode()
+        assert may_load_models(b"x = " + spelled + b"\n"), row.callable
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)

@@ -1,4 +1,4 @@
-"""The statement cut and lazy parsing that keep the scan fast, and the parallel repo scan."""
+"""Whole-file parsing and its bounds, and the parallel repo scan."""
 
 from __future__ import annotations
 
@@ -11,62 +11,35 @@ import pytest
 
 import mlfix.scan.repo as repo_module
 from mlfix.scan import scan_repo, scan_source
-from mlfix.scan.prefilter import needle_lines
-from mlfix.scan.source import SourceFile, split_top_level
+from mlfix.scan.source import SourceFile
 
 
-def chunks_of(code: str) -> list[tuple[int, str | None, str | None]]:
-    data = textwrap.dedent(code).encode()
-    return [(c.line, c.kind, c.name) for c in split_top_level(data)]
+def refs_of(code: str) -> list[str | None]:
+    return [ref.repo_id for ref in scan_source(textwrap.dedent(code), "a.py").refs]
 
 
-def test_cut_at_top_level_statements() -> None:
-    code = '''\
-        """Module docstring.
+def test_a_method_that_rebinds_an_attribute_makes_the_name_ambiguous() -> None:
+    """The whole file is parsed: a rebinding anywhere in the class counts, even in a method
+    that holds no loader call (the case the old member-by-member cut baked 'org/one' for)."""
+    code = """\
+        from transformers import AutoModel
 
-        def not_code():  at column 0 inside a string
+        class Loader:
+            def __init__(self):
+                self.repo = "org/one"
+
+            def unrelated(self):
+                (self.repo) = "org/two"
+
+            def load(self):
+                return AutoModel.from_pretrained(self.repo)
         """
-        import os
-        X = 1
-
-        @decorator(
-            arg=1,
-        )
-        @other
-        def decorated():
-            pass
-
-        class Thing(Base):
-            y = """
-        class AlsoNotCode:
-        """
-
-        if X:
-            pass
-        else:
-            pass
-        try:
-            pass
-        except ValueError:
-            pass
-        async def run():
-            pass
-        total = 1 + \\
-        2
-        '''
-    assert chunks_of(code) == [
-        (1, None, None),  # docstring, imports, X: plain statements parsed together
-        (8, "def", "decorated"),
-        (15, "class", "Thing"),
-        (20, None, None),  # if/else, try/except, not split at else/except
-        (28, "def", "run"),
-        (30, None, None),  # the backslash continuation stays in one statement
-    ]
+    [ref] = scan_source(textwrap.dedent(code), "a.py").refs
+    assert ref.repo_id is None and "'org/one', 'org/two'" in (ref.unresolved_reason or "")
 
 
-def test_unparsed_definitions_are_parsed_when_a_name_reaches_them() -> None:
-    code = textwrap.dedent(
-        """\
+def test_definitions_anywhere_in_the_file_are_followed() -> None:
+    code = """\
         from transformers import AutoModel
 
         def unrelated():
@@ -77,27 +50,70 @@ def test_unparsed_definitions_are_parsed_when_a_name_reaches_them() -> None:
 
         m = AutoModel.from_pretrained(model_name())
         """
-    ).encode()
-    source = SourceFile.parse(Path("a.py"), Path("a.py"), code, needle_lines(code))
-    assert source.chunks is not None
-    by_name = {chunk.name: chunk for chunk in source.chunks if chunk.name}
-    assert by_name["unrelated"].body is None and by_name["model_name"].body is None
-    [ref] = scan_source(code.decode(), "a.py").refs
-    assert ref.repo_id == "org/from-function"
+    assert refs_of(code) == ["org/from-function"]
 
 
-def test_a_cut_inside_brackets_falls_back_to_the_whole_file() -> None:
+def test_parameters_at_column_0_inside_brackets() -> None:
     code = (
         "from transformers import AutoModel\n"
         "def load(name,\n"
-        "revision='r'):\n"  # a parameter at column 0: looks like a statement to the cut
+        "revision='r'):\n"
         "    return AutoModel.from_pretrained('org/x', revision=revision)\n"
     )
-    data = code.encode()
-    source = SourceFile.parse(Path("a.py"), Path("a.py"), data, needle_lines(data))
-    assert source.chunks is None  # parsed whole
     [ref] = scan_source(code, "a.py").refs
     assert (ref.repo_id, ref.revision) == ("org/x", "r")  # the parameter default
+
+
+def test_a_large_file_is_reported_not_read_into_the_parser(tmp_path: Path) -> None:
+    """A 2 GB sparse file costs one bounded read, and the report says it was skipped."""
+    big = tmp_path / "huge.py"
+    with big.open("wb") as handle:
+        handle.write(b"from transformers import pipeline\npipeline('x')\n")
+        handle.truncate(2 << 30)
+    result = scan_repo(tmp_path, jobs=1)
+    assert result.refs == ()
+    [problem] = result.problems
+    assert problem.path == Path("huge.py") and "larger than" in problem.message
+
+
+def test_a_long_chained_conditional_is_bounded() -> None:
+    """90 KB of `elif`: parsed or refused quickly, never a crash, what is skipped reported."""
+    arms = "".join(f"elif kind == {i}:\n    name = 'org/m{i}'\n" for i in range(1, 3000))
+    code = (
+        "from transformers import AutoModel\nname = 'org/m0'\nif kind == 0:\n    pass\n"
+        + arms
+        + "AutoModel.from_pretrained(name)\n"
+    )
+    assert len(code) > 90_000
+    result = scan_source(code, "a.py")
+    assert all(ref.repo_id is None for ref in result.refs)
+    assert result.problems and "nested" in result.problems[0].message
+
+
+def test_nesting_under_the_parser_limit_but_past_the_walk_limit_is_reported() -> None:
+    arms = "".join(f"elif kind == {i}:\n    name = 'org/m{i}'\n" for i in range(1, 200))
+    code = (
+        "from transformers import AutoModel\nname = 'org/m0'\nif kind == 0:\n    pass\n"
+        + arms
+        + "AutoModel.from_pretrained(name)\n"
+    )
+    result = scan_source(code, "a.py")
+    [ref] = result.refs
+    assert ref.repo_id is None  # the deep arms still count as bindings of 'name'
+    assert [p.message for p in result.problems] == [
+        "not fully scanned: blocks nested deeper than 64 levels"
+    ]
+
+
+def test_the_evaluation_budget_stops_a_combinatorial_name() -> None:
+    lines = "".join(f"name = name + 'x{i}'\n" for i in range(60))
+    code = (
+        f"from transformers import AutoModel\nname = 'a'\n{lines}AutoModel.from_pretrained(name)\n"
+    )
+    result = scan_source(code, "a.py")
+    [ref] = result.refs
+    assert ref.repo_id is None
+    assert any("values to evaluate" in p.message for p in result.problems)
 
 
 def test_code_at_column_0_in_a_docstring_is_not_a_model_load() -> None:
@@ -113,8 +129,8 @@ def test_code_at_column_0_in_a_docstring_is_not_a_model_load() -> None:
     assert scan_source(code, "a.py").refs == ()
 
 
-def test_syntax_error_in_an_unused_definition_is_not_reported() -> None:
-    """Only what the scan reads is parsed: a broken function elsewhere is not its business."""
+def test_a_file_that_does_not_parse_is_a_problem_with_no_guessed_refs() -> None:
+    """The file is parsed whole, so a syntax error anywhere means nothing in it is trusted."""
     code = (
         "from transformers import AutoModel\n"
         "m = AutoModel.from_pretrained('org/x')\n"
@@ -123,7 +139,9 @@ def test_syntax_error_in_an_unused_definition_is_not_reported() -> None:
         "    pass\n"
     )
     result = scan_source(code, "a.py")
-    assert [r.repo_id for r in result.refs] == ["org/x"] and result.problems == ()
+    assert result.refs == () and [(p.line, p.message) for p in result.problems] == [
+        (4, "cannot parse: invalid syntax")
+    ]
 
 
 def test_files_are_freed_without_the_cycle_collector(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ files that can mention a loader) and returns `ModelRef` facts for the weight rul
 `scan_run_command` reads a Dockerfile `RUN` line for downloads that are already baked.
 """
 
-from mlfix.scan.commands import parse_download_command, scan_run_command
+from mlfix.scan.commands import parse_download_command, scan_run_command, start_script
 from mlfix.scan.known import pipeline_default, sentence_transformers_repo
 from mlfix.scan.models import scan_file, scan_source
 from mlfix.scan.prefilter import iter_python_files, may_load_models
@@ -28,4 +28,5 @@ __all__ = [
     "scan_run_command",
     "scan_source",
     "sentence_transformers_repo",
+    "start_script",
 ]

@@ -274,3 +274,33 @@ def scan_run_command(
         else:
             scripts.append(value)
     return RunFacts(tuple(downloads), tuple(refs), tuple(scripts), tuple(modules), tuple(problems))
+
+
+def start_script(
+    words: Sequence[str], env: Mapping[str, str] = EMPTY_ENV
+) -> tuple[str, tuple[str, ...]] | None:
+    """(script, arguments) when an image's start command (ENTRYPOINT + CMD words, a
+    compose `command:`) runs a Python script; None otherwise.
+
+    A shell form (`sh -c "..."`, or a single string) is split as a shell would; the last
+    simple command that runs Python wins (`cd /app && exec python serve.py --model x`).
+    """
+    argv = list(words)
+    if len(argv) >= 3 and os.path.basename(argv[0]) in ("sh", "bash") and argv[1] == "-c":
+        commands = split_commands(argv[2], env)
+    elif len(argv) == 1:
+        commands = split_commands(argv[0], env)
+    else:
+        commands = [SimpleCommand(tuple(Word(word) for word in argv), " ".join(argv))]
+    found: tuple[str, tuple[str, ...]] | None = None
+    for command in commands:
+        program = _program(command.words)
+        if program and program[0].text == "exec":
+            program = program[1:]
+        target = _python_target(program)
+        if target is None or target[0] != "script":
+            continue
+        texts = [word.text for word in program]
+        index = texts.index(target[1], 1)
+        found = (target[1], tuple(texts[index + 1 :]))
+    return found

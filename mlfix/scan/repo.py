@@ -23,10 +23,17 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
 from mlfix.scan.models import EMPTY_ENV, scan_data
-from mlfix.scan.prefilter import Exclude, PythonFile, filter_batch, iter_python_files
+from mlfix.scan.prefilter import (
+    MAX_FILE_BYTES,
+    Exclude,
+    PythonFile,
+    filter_batch,
+    iter_python_files,
+)
 from mlfix.scan.refs import ModelRef, ScanProblem, ScanResult
 from mlfix.scan.resolve import Evaluator, Project
 
+Argv = dict[str, tuple[str, ...]]
 BATCH_FILES = 512
 MAX_JOBS = 4
 _GC_THRESHOLD = 50_000
@@ -46,18 +53,24 @@ class _Partial:
 class _BatchScanner:
     """Scans batches of files with one evaluator (so its module cache is shared)."""
 
-    def __init__(self, root: Path, env: Mapping[str, str], versions: Mapping[str, str]) -> None:
-        self.evaluator = Evaluator(Project(root, env, versions=versions))
+    def __init__(
+        self, root: Path, env: Mapping[str, str], versions: Mapping[str, str], argv: Argv
+    ) -> None:
+        self.evaluator = Evaluator(Project(root, env, versions=versions, argv=argv))
 
     def scan(self, batch: list[PythonFile]) -> _Partial:
         partial = _Partial()
         partial.scanned += len(batch)
-        for candidate in filter_batch(batch):
+        for candidate in filter_batch([file for file in batch if not is_test_file(file.rel)]):
             if candidate.error is not None:
                 reason = candidate.error.strerror or str(candidate.error)
                 partial.problems.append(
                     ScanProblem(Path(candidate.file.rel), 1, f"cannot be read ({reason})")
                 )
+                continue
+            if candidate.too_large:
+                message = f"not scanned: larger than {MAX_FILE_BYTES >> 20} MB"
+                partial.problems.append(ScanProblem(Path(candidate.file.rel), 1, message))
                 continue
             if candidate.data is None:
                 continue
@@ -77,12 +90,22 @@ class _BatchScanner:
         return partial
 
 
+def is_test_file(rel: str) -> bool:
+    """Test code (pytest's naming, a tests/ directory): the app does not run it at start,
+    so what it loads is never baked."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py"):
+        return True
+    return any(part in ("tests", "test") for part in parts[:-1])
+
+
 _WORKER: _BatchScanner | None = None
 
 
-def _start_worker(root: Path, env: dict[str, str], versions: dict[str, str]) -> None:
+def _start_worker(root: Path, env: dict[str, str], versions: dict[str, str], argv: Argv) -> None:
     global _WORKER
-    _WORKER = _BatchScanner(root, env, versions)
+    _WORKER = _BatchScanner(root, env, versions, argv)
 
 
 def _scan_in_worker(paths: list[str], rels: list[str]) -> _Partial:
@@ -121,6 +144,7 @@ def scan_repo(
     env: Mapping[str, str] = EMPTY_ENV,
     versions: Mapping[str, str] = EMPTY_ENV,
     jobs: int | None = None,
+    argv: Argv | None = None,
 ) -> ScanResult:
     """Scan every Python file of a build context for model loads.
 
@@ -132,15 +156,17 @@ def scan_repo(
     short CrossEncoder name gets the `cross-encoder/` prefix; unknown means the newest,
     which is what an unpinned install gets. `jobs` is the number of processes that scan,
     this one included (default: `default_jobs()`; the result does not depend on it).
+    `argv` maps a context-relative script to the arguments the image's start command
+    passes it (ENTRYPOINT + CMD, compose `command:`), for `sys.argv` and argparse options.
     Unreadable or unparsable files become problems, never errors.
     """
     with _fewer_collections():
-        return _scan(root, exclude, env, versions, jobs)
+        return _scan(root, exclude, env, versions, jobs, dict(argv or {}))
 
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while libcst builds trees.
+    """Run the cyclic garbage collector less often while `ast` trees are built.
 
     A parse allocates thousands of nodes, which trips the youngest generation's threshold
     (700 allocations) over and over, and each collection walks them for nothing: syntax
@@ -169,13 +195,14 @@ def _scan(
     env: Mapping[str, str],
     versions: Mapping[str, str],
     jobs: int | None,
+    argv: Argv,
 ) -> ScanResult:
     batches = _batches(iter_python_files(root, exclude))
     head = list(itertools.islice(batches, 2))
     workers = default_jobs() if jobs is None else max(1, jobs)
     total = _Partial()
     if workers == 1 or len(head) < 2:
-        scanner = _BatchScanner(root, env, versions)
+        scanner = _BatchScanner(root, env, versions, argv)
         for batch in itertools.chain(head, batches):
             _merge(total, scanner.scan(batch))
         scanner.evaluator.project.close()
@@ -185,10 +212,10 @@ def _scan(
         # worker do not copy the parent's pages (copy-on-write) for nothing.
         gc.freeze()
         try:
-            setup = (root, dict(env), dict(versions))
+            setup = (root, dict(env), dict(versions), argv)
             with context.Pool(workers - 1, _start_worker, setup) as pool:
                 work = itertools.chain(head, batches)
-                _share(pool, workers - 1, work, total, root, env, versions)
+                _share(pool, workers - 1, work, total, root, env, versions, argv)
         finally:
             gc.unfreeze()
     return ScanResult(tuple(total.refs), total.scanned, total.parsed, tuple(total.problems))
@@ -202,6 +229,7 @@ def _share(
     root: Path,
     env: Mapping[str, str],
     versions: Mapping[str, str],
+    argv: Argv,
 ) -> None:
     """Scan batches in the workers and in this process, merging results in walk order.
 
@@ -210,7 +238,7 @@ def _share(
     processes do the work with one fewer fork (and its copy-on-write faults) than a pool
     of `jobs` workers plus an idle parent.
     """
-    scanner = _BatchScanner(root, env, versions)
+    scanner = _BatchScanner(root, env, versions, argv)
     pending: deque[AsyncResult[_Partial] | _Partial] = deque()
     queued: deque[AsyncResult[_Partial]] = deque()
     for batch in batches:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, replace
-
-import libcst as cst
 
 from mlfix.scan.source import FunctionNode, Scope
 
@@ -83,6 +82,15 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class Each:
+    """A loop variable over a collection mlfix can read (`for name in MODELS.values():`):
+    the loop body runs once per item, so a loader there loads every one of them."""
+
+    items: tuple[Text, ...]
+    line: int
+
+
+@dataclass(frozen=True)
 class Mapping:
     items: tuple[tuple[Value, Value], ...]
 
@@ -97,7 +105,7 @@ class ModuleRef:
 
 @dataclass(frozen=True)
 class ClassRef:
-    node: cst.ClassDef
+    node: ast.ClassDef
     scope: Scope  # the class's own scope
 
 
@@ -106,7 +114,7 @@ class Instance:
     """`Cls(...)`: the class plus the call that made it (keyword values override fields)."""
 
     cls: ClassRef
-    call: cst.Call | None
+    call: ast.Call | None
     call_scope: Scope | None
 
 
@@ -114,7 +122,7 @@ class Instance:
 class FunctionRef:
     """A project function; `bound` is the instance when it is a method looked up on one."""
 
-    node: FunctionNode | cst.Lambda
+    node: FunctionNode | ast.Lambda
     scope: Scope  # the scope the function is defined in
     bound: Value | None = None
 
@@ -140,6 +148,7 @@ Value = (
     | Instance
     | FunctionRef
     | ParsedArgs
+    | Each
 )
 
 
@@ -153,12 +162,14 @@ def describe(value: Value) -> str:
         return f"the value is {value.value!r}, not a string"
     if isinstance(value, Opaque):
         return f"the value is {value.what}, not a name"
+    if isinstance(value, Each):
+        return "a loop variable over " + ", ".join(repr(item.value) for item in value.items[:3])
     if isinstance(value, (Sequence, Mapping)):
         return "the value is a collection, not a name"
     if isinstance(value, (ModuleRef, ClassRef, FunctionRef)):
         return "the value is a module, class or function, not a name"
     if isinstance(value, Instance):
-        return f"the value is an instance of {value.cls.node.name.value}, not a name"
+        return f"the value is an instance of {value.cls.node.name}, not a name"
     if isinstance(value, ParsedArgs):
         return "the value is the parsed command line"
     if isinstance(value, LocalPath):

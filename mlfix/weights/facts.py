@@ -39,6 +39,7 @@ from mlfix.scan import (
     scan_repo,
     scan_run_command,
     scan_source,
+    start_script,
 )
 from mlfix.textio import read_text
 from mlfix.weights import cache, cards, fastembed, includes, startup, tokens, validate
@@ -269,6 +270,7 @@ class Gatherer:
         self.cache: dict[str, Any] = documents.cache.setdefault("weights", {})
         self.states = effective(model)
         self.app = app_stage(model, getattr(target, "build_target", None))
+        self.argv: dict[str, tuple[str, ...]] = {}  # the start command's script: its arguments
 
     # -- reading the context --------------------------------------------------------------
 
@@ -380,11 +382,39 @@ class Gatherer:
         except MlfixError:
             return None
 
+    def start_argv(self, env: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+        """{context path of the script: its arguments} when the app stage's ENTRYPOINT +
+        CMD (exec or shell form) runs a Python script of the context, for the scan."""
+        entry = cmd = None
+        for instruction in self.app.instructions:
+            if instruction.keyword == "ENTRYPOINT":
+                entry, cmd = instruction, None  # a new ENTRYPOINT resets an inherited CMD
+            elif instruction.keyword == "CMD":
+                cmd = instruction
+        words: list[str] = []
+        for part in (entry, cmd):
+            if part is None:
+                continue
+            if part is cmd and entry is not None and not entry.is_json:
+                break  # a shell-form ENTRYPOINT ignores CMD
+            words += part.words() if part.is_json else ["sh", "-c", part.value.strip()]
+        last = cmd or entry
+        found = start_script(words, env) if words and last is not None else None
+        if found is None or last is None:
+            return {}
+        script, args = found
+        image_path = posixpath.normpath(posixpath.join(self.states[last.index].workdir, script))
+        rel = self.context_path(self.app, last, image_path)
+        return {rel: args} if rel else {}
+
     def scan(self, env: Mapping[str, str], versions: Mapping[str, str]) -> tuple[ModelRef, ...]:
+        """The refs of the image's code; `self.argv` (the start command's arguments to its
+        script, set by `gather`) fills `sys.argv` and argparse options."""
+        argv = self.argv
         sources = self.copied_sources()
         ignore = self.ignore()
         key = repr(("scan", sorted(env.items()), sources, ignore.text if ignore else None,
-                    sorted(versions.items())))  # fmt: skip
+                    sorted(versions.items()), sorted(argv.items())))  # fmt: skip
         if key in self.cache:
             refs: tuple[ModelRef, ...] = self.cache[key]
             return refs
@@ -397,7 +427,7 @@ class Gatherer:
                 return True
             return not _copied(rel, is_dir, sources)
 
-        result = scan_repo(self.root, exclude=exclude, env=env, versions=versions)
+        result = scan_repo(self.root, exclude=exclude, env=env, versions=versions, argv=dict(argv))
         found = tuple(self.absolute(ref) for ref in result.refs)
         self.cache[key] = found
         return found
@@ -611,9 +641,11 @@ class Gatherer:
         scan_versions = self.scan_versions(versions)
         env = stage_env(model, self.app)
         final = final_state(model, self.app, self.states)
-        refs = self.scan({k: v for k, v in env.items() if v}, scan_versions)
-        refs = self.edited(refs, {k: v for k, v in env.items() if v}, scan_versions)
-        refs = (*refs, *self.start_refs({k: v for k, v in env.items() if v}, scan_versions))
+        set_env = {k: v for k, v in env.items() if v}
+        self.argv = self.start_argv(set_env)
+        refs = self.scan(set_env, scan_versions)
+        refs = self.edited(refs, set_env, scan_versions)
+        refs = (*refs, *self.start_refs(set_env, scan_versions))
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
         rejected = [(r, why) for r in hub_refs if (why := validate.ref_problem(r))]
         hub_refs = [r for r in hub_refs if all(r is not bad for bad, _ in rejected)]
