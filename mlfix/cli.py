@@ -15,7 +15,6 @@ first argument, so `mlfix [PATHS]` stays the default command (a directory named
 
 from __future__ import annotations
 
-import enum
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,23 +22,12 @@ from typing import Annotated
 
 import typer
 
-from mlfix import __version__, runner
-from mlfix.config import Overrides, Resolver, codes
-from mlfix.errors import MlfixError
-from mlfix.progress import Progress
-from mlfix.report.formats import NAMES, OutputFormat
-from mlfix.report.outcome import Mode
-from mlfix.rules import RULES
+from mlfix import __version__
+from mlfix.options import Mode, OutputFormat, Weights
 
-__all__ = ["Mode", "OutputFormat", "Progress", "app", "main", "rule_app"]
-
-_out = runner.out
-_err = runner.err
-
-
-class Weights(str, enum.Enum):
-    bake = "bake"
-    volume = "volume"
+# The pipeline (runner, rules, config) is imported inside the commands that use it:
+# `mlfix --version` and `--help` then cost little more than typer itself.
+__all__ = ["Mode", "OutputFormat", "app", "main", "rule_app"]
 
 
 app = typer.Typer(
@@ -155,6 +143,11 @@ def check(
 ) -> None:
     """Find and fix what makes Docker builds of ML projects slow."""
     del version
+    from mlfix import runner
+    from mlfix.config import Overrides, Resolver, codes
+    from mlfix.errors import MlfixError
+
+    _err = runner.err
     mode = Mode.DIFF if diff else Mode.WRITE if write else Mode.REPORT
     select_codes = codes(select) if select else None
     unknown = runner.unknown_selectors((*(select_codes or ()), *codes(ignore or [])))
@@ -203,6 +196,10 @@ def rule(
 ) -> None:
     """Print a rule's documentation page (or, with no code, the list of rules)."""
     from mlfix.docs import page
+    from mlfix.report.formats import NAMES
+    from mlfix.rules import RULES
+    from mlfix.runner import err as _err
+    from mlfix.runner import out as _out
 
     if all_rules:
         _out("\n".join(page(module) for module in RULES.values()))

@@ -23,14 +23,15 @@ from mlfix.config import Config, Overrides, Resolver, Settings
 from mlfix.engine import TargetResult, run_target
 from mlfix.errors import MlfixError
 from mlfix.facts import Target
+from mlfix.options import Mode, OutputFormat
 from mlfix.patch import unified_diff, write_all, write_root
 from mlfix.progress import progress
 from mlfix.redact import redact
 from mlfix.report import formats, github
 from mlfix.report import text as text_report
 from mlfix.report.common import Item, items, statistics
-from mlfix.report.formats import NAMES, OutputFormat
-from mlfix.report.outcome import Mode, Report
+from mlfix.report.formats import NAMES
+from mlfix.report.outcome import Report
 from mlfix.rules import RULES
 from mlfix.textio import decode, encode
 

@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fixture_cases import FIXTURES
-from mlfix.cli import Progress, app, rule_app
+from mlfix.cli import app, rule_app
 from mlfix.docs import page
+from mlfix.progress import Progress
 from mlfix.rules import RULES
 
 FIRES = FIXTURES / "MLF201" / "fires-copy-dot-requirements" / "input"

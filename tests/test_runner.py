@@ -10,7 +10,8 @@ import pytest
 from fixture_cases import FIXTURES
 from mlfix import runner
 from mlfix.config import Overrides, Resolver
-from mlfix.report.outcome import Mode, Report
+from mlfix.options import Mode
+from mlfix.report.outcome import Report
 
 CASE = FIXTURES / "MLF201" / "fires-copy-dot-requirements" / "input"
 

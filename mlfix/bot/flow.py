@@ -23,8 +23,8 @@ from mlfix.bot.git import Git, Identity, auth_env
 from mlfix.bot.github import GitHub
 from mlfix.bot.settings import Environment, Options
 from mlfix.config import Overrides, Resolver
+from mlfix.options import Mode
 from mlfix.redact import redact
-from mlfix.report.outcome import Mode
 
 HUMAN = "<!-- mlfix:human-commit -->"
 NOTHING_LEFT = (

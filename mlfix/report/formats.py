@@ -5,9 +5,9 @@ Pure: items in, text out. The runner decides where the text goes.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 
+from mlfix.options import OutputFormat
 from mlfix.report import github, sarif
 from mlfix.report import json as json_report
 from mlfix.report import text as text_report
@@ -15,15 +15,6 @@ from mlfix.report.common import Item, statistics
 from mlfix.rules import RULES
 
 NAMES = {code: str(getattr(module, "NAME", "")) for code, module in RULES.items()}
-
-
-class OutputFormat(str, enum.Enum):
-    concise = "concise"
-    full = "full"
-    json = "json"
-    sarif = "sarif"
-    github = "github"
-    text = "text"  # the same as concise
 
 
 MACHINE = (OutputFormat.json, OutputFormat.sarif, OutputFormat.github)

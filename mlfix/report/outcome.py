@@ -8,17 +8,11 @@ processed and read once at the end.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlfix.options import Mode
 from mlfix.report.common import plural
-
-
-class Mode(enum.Enum):
-    REPORT = "report"
-    DIFF = "diff"
-    WRITE = "write"
 
 
 @dataclass
