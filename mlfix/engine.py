@@ -21,7 +21,7 @@ from mlfix.deps import system
 from mlfix.deps.facts import Context, gather
 from mlfix.discover import services_building
 from mlfix.dockerfile import edit
-from mlfix.dockerfile.model import DockerfileModel, parse
+from mlfix.dockerfile.model import parse
 from mlfix.errors import MlfixError
 from mlfix.facts import Facts, Target
 from mlfix.model import Applicability, Edit, Finding
@@ -58,11 +58,6 @@ class Documents:
             self._texts[path] = loaded
             self._originals[path] = loaded
         return self._texts[path]
-
-
-# Rule families add their own facts here, as entries of Facts.extra.
-FactProvider = Callable[[Target, Documents, DockerfileModel, Settings], dict[str, Any]]
-FACT_PROVIDERS: list[FactProvider] = [system.provide, weights.provide, context_facts.provide]
 
 
 @dataclass
@@ -110,16 +105,21 @@ class Session:
         text = self.texts[self.target.dockerfile]
         assert text is not None
         model = parse(text, self.target.dockerfile)
-        extra: dict[str, Any] = {}
-        for provider in FACT_PROVIDERS:
-            extra.update(provider(self.target, self.documents, model, self.settings))
+        args = (self.target, self.documents, model, self.settings)
+        # The families' facts first: they load the documents (compose files, the ignore
+        # file) whose texts the rules then read from `texts`.
+        system_facts = system.provide(*args)
+        weight_facts = weights.provide(*args)
+        ignore_facts = context_facts.provide(*args)
         return Facts(
             target=self.target,
             dockerfile=model,
             deps=gather(model, self.context),
             settings=self.settings,
             texts=dict(self.texts),
-            extra=extra,
+            system=system_facts,
+            weights=weight_facts,
+            ignore=ignore_facts,
         )
 
     def rules(self) -> Iterable[tuple[str, Callable[[Facts], Iterable[Finding]]]]:

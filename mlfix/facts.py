@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlfix.config import Settings
 from mlfix.deps.facts import DependencyFacts
 from mlfix.dockerfile.model import DockerfileModel
+
+if TYPE_CHECKING:  # the families' fact modules import Target from here
+    from mlfix.context.facts import IgnoreFacts
+    from mlfix.deps.system import SystemFacts
+    from mlfix.weights.facts import WeightFacts
 
 
 @dataclass(frozen=True)
@@ -33,4 +38,7 @@ class Facts:
     deps: DependencyFacts
     settings: Settings
     texts: dict[Path, str | None] = field(default_factory=dict)  # current text of every document
-    extra: dict[str, Any] = field(default_factory=dict)  # facts other rule families add
+    # Each rule family's own facts; None when none of its rules runs this time.
+    system: SystemFacts | None = None  # system-package layers (MLF201, MLF203)
+    weights: WeightFacts | None = None  # models, caches and downloads (MLF301-MLF305)
+    ignore: IgnoreFacts | None = None  # the context and its .dockerignore (MLF101-MLF103)

@@ -1,7 +1,7 @@
 """What the `.dockerignore` rules (MLF101-MLF103) know about one build, gathered from disk.
 
-`provide` is registered in the engine's `FACT_PROVIDERS`; it puts one `IgnoreFacts` under
-`Facts.extra["dockerignore"]`. Everything here is read once per ignore-file text and kept
+The engine calls `provide` for every pass and puts its `IgnoreFacts` in `Facts.ignore`.
+Everything here is read once per ignore-file text and kept
 in the session's `documents.cache`: the first pass walks the context, a pass after
 MLF101 created the file walks it again under the new file (which now skips the junk
 unread), and every other call is a dictionary lookup.
@@ -185,12 +185,12 @@ class IgnoreFacts:
 
 def provide(
     target: Target, documents: _Documents, model: DockerfileModel, settings: Settings
-) -> dict[str, Any]:
+) -> IgnoreFacts | None:
     """The engine's hook: facts only when one of MLF101-MLF103 can use them."""
     wanted = any(settings.enabled(code) for code in CODES)
     if not wanted and not any(code in model.text for code in CODES):
-        return {}  # a suppression naming them still needs the facts, for MLF001
-    return {KEY: gather(target, documents, model)}
+        return None  # a suppression naming them still needs the facts, for MLF001
+    return gather(target, documents, model)
 
 
 def gather(

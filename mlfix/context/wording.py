@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlfix.context.facts import KEY, CopySource, IgnoreFacts
+from mlfix.context.facts import CopySource, IgnoreFacts
 from mlfix.context.junk import JunkKind
 from mlfix.context.plan import (
     GROUP_ORDER,
@@ -26,8 +26,7 @@ NOTE_PATHS = 40  # more paths than this in one note are named by their directori
 
 
 def ignore_facts(facts: Facts) -> IgnoreFacts | None:
-    found = facts.extra.get(KEY)
-    return found if isinstance(found, IgnoreFacts) else None
+    return facts.ignore
 
 
 def shown(path: Path, ignore: IgnoreFacts) -> str:

@@ -244,14 +244,16 @@ def _with_suppliers(layer: SystemLayer, table: Mapping[str, tuple[Supplier, ...]
     return dataclasses.replace(layer, suppliers=dict(table))
 
 
-def provide(target: Any, documents: Any, model: DockerfileModel, settings: Any) -> dict[str, Any]:
+def provide(
+    target: Any, documents: Any, model: DockerfileModel, settings: Any
+) -> SystemFacts | None:
     """Fact provider: system layers with the files they read checked on disk.
 
     Lookups are kept in `documents.cache` for the session: the context does not change
     while the fixes run.
     """
     if not (settings.enabled("MLF203") or settings.enabled("MLF201")):
-        return {}
+        return None
     context = Context(target.context, target.dockerfile, model.text)
     # Per Dockerfile text: a path the ignore file leaves out counts as there when a COPY of
     # this text names it (see Context), and the fixes change the text between passes.
@@ -265,7 +267,7 @@ def provide(target: Any, documents: Any, model: DockerfileModel, settings: Any) 
             cache[rel] = _exists(context, rel)
         return cache[rel]
 
-    return {"system": SystemFacts(layers(model, exists))}
+    return SystemFacts(layers(model, exists))
 
 
 def _exists(context: Context, rel: str) -> tuple[bool, bool]:
@@ -282,15 +284,14 @@ def _exists(context: Context, rel: str) -> tuple[bool, bool]:
     return context.exists(rel), context.is_dir(rel)
 
 
-def system_facts(extra: Mapping[str, Any], model: DockerfileModel) -> SystemFacts:
+def system_facts(found: SystemFacts | None, model: DockerfileModel) -> SystemFacts:
     """The provider's facts, or (without it) the same with no file known to exist.
 
     Without the provider nothing a layer reads is traced to the build context, so a
     layer that reads `packages.txt` from `COPY . .` is not given a COPY of it: the
     engine registers the provider, and only direct callers of a rule see this.
     """
-    found = extra.get("system")
-    if isinstance(found, SystemFacts):
+    if found is not None:
         return found
     return SystemFacts(layers(model, lambda _rel: (False, False)))
 

@@ -133,7 +133,7 @@ def plans(facts: Facts, vanishing: frozenset[int] = frozenset()) -> dict[int, Ho
     `vanishing`: lone `apt-get update` layers the caller deletes in the same pass; the
     layers below them may move past them.
     """
-    system = system_facts(facts.extra, facts.dockerfile)
+    system = system_facts(facts.system, facts.dockerfile)
     found: dict[int, Hoist] = {}
     for stage in facts.dockerfile.stages:
         moving: dict[int, int] = {}
@@ -324,7 +324,7 @@ def _verdict(
 
 
 def system_layers_of(facts: Facts) -> Mapping[int, SystemLayer]:
-    return system_facts(facts.extra, facts.dockerfile).layers
+    return system_facts(facts.system, facts.dockerfile).layers
 
 
 def _copy_verdict(

@@ -96,7 +96,7 @@ WEAK_DEPS = re.compile(r"install_weak_deps=(?:false|False|0|no)")
 
 def check(facts: Facts) -> Iterator[Finding]:
     model = facts.dockerfile
-    system = system_facts(facts.extra, model)
+    system = system_facts(facts.system, model)
     layers = list(iter_layers(system))
     lone = {
         layer.instruction: finding

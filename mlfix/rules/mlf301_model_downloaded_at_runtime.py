@@ -104,7 +104,7 @@ SUMMARY = "A model the code loads is downloaded when the container starts"
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    weights: WeightFacts | None = facts.extra.get("weights")
+    weights = facts.weights
     if weights is None:
         return
     model = facts.dockerfile

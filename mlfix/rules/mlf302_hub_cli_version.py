@@ -43,7 +43,7 @@ from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location
-from mlfix.weights.facts import CliCommand, WeightFacts
+from mlfix.weights.facts import CliCommand
 from mlfix.weights.includes import is_glob
 from mlfix.weights.versions import version_tuple
 
@@ -63,7 +63,7 @@ DROPPED = {"--local-dir-use-symlinks": True, "--resume-download": False}  # flag
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    weights: WeightFacts | None = facts.extra.get("weights")
+    weights = facts.weights
     if weights is None:
         return
     for command in weights.commands:

@@ -75,7 +75,7 @@ REVOKE = "the token is written in the Dockerfile itself: revoke it"
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    weights: WeightFacts | None = facts.extra.get("weights")
+    weights = facts.weights
     if weights is None:
         return
     model = facts.dockerfile

@@ -42,7 +42,6 @@ from collections.abc import Iterator
 
 from mlfix.facts import Facts
 from mlfix.model import Finding, Location
-from mlfix.weights.facts import WeightFacts
 
 CODE = "MLF304"
 NAME = "unresolved-model-name"
@@ -50,7 +49,7 @@ SUMMARY = "A model name that cannot be known before runtime"
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    weights: WeightFacts | None = facts.extra.get("weights")
+    weights = facts.weights
     if weights is None:
         return
     for ref in weights.unresolved:

@@ -68,7 +68,7 @@ SUMMARY = "A model loader that reaches the hub at every start, even with the fil
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    weights: WeightFacts | None = facts.extra.get("weights")
+    weights = facts.weights
     if weights is None:
         return
     for ref in weights.never_offline:

@@ -238,11 +238,11 @@ def _run_command(instruction: Instruction) -> str | list[str] | None:
 
 def provide(
     target: Any, documents: Any, model: DockerfileModel, settings: Settings
-) -> dict[str, Any]:
-    """Fact provider: `{"weights": WeightFacts}` when any weight rule runs."""
+) -> WeightFacts | None:
+    """Fact provider: the weights facts when any weight rule runs."""
     if not any(settings.enabled(code) for code in CODES) or not model.stages:
-        return {}
-    return {"weights": Gatherer(target, documents, model, settings).gather()}
+        return None
+    return Gatherer(target, documents, model, settings).gather()
 
 
 def app_stage(model: DockerfileModel, build_target: str | None) -> Stage:
