@@ -35,16 +35,16 @@ class Features:
     """Which shapes a strategy may generate (all valid for BuildKit)."""
 
     crlf: bool = True
-    bom: bool = False
+    bom: bool = True
     backtick_escape: bool = False
     tabs: bool = True
     no_final_newline: bool = True
     heredocs: bool = True
     json_forms: bool = True
     comments_in_continuation: bool = True
-    trailing_shell_comment: bool = False
+    trailing_shell_comment: bool = True
     open_continuation_at_eof: bool = False
-    non_utf8: bool = False
+    non_utf8: bool = True
     tokens: bool = False
 
 
@@ -52,11 +52,8 @@ class Features:
 VALID = Features()
 # Shapes the issue (#13) lists as broken, with the module owner who fixes them.
 KNOWN_BROKEN: dict[str, str] = {
-    "bom": "dockerfile helper: a UTF-8 BOM before FROM is rejected",
     "backtick_escape": "dockerfile helper: generated lines use `\\` under `# escape=``",
-    "trailing_shell_comment": "dockerfile helper: --no-cache-dir appended after a # comment",
     "open_continuation_at_eof": "dockerfile helper: a fix appends onto an open continuation",
-    "non_utf8": "dockerfile helper: a non-UTF-8 byte in an instruction",
 }
 EVERYTHING = Features(**{name: True for name in Features.__dataclass_fields__})
 

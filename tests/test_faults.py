@@ -275,10 +275,6 @@ def _fifo(path: Path) -> Path:
     return path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dockerfile helper (deps): a FIFO named requirements.txt blocks the reader forever",
-)
 def test_fifo_requirements_does_not_hang(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     _fifo(root / "requirements.txt")
@@ -376,9 +372,6 @@ def test_sparse_python_file_is_capped(tmp_path: Path) -> None:
     assert "big.py" in run.stderr, "say what was skipped"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dockerfile helper (deps): a 2 GB requirements.txt is read whole"
-)
 def test_sparse_requirements_is_capped(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     _sparse(root / "requirements.txt")
@@ -516,11 +509,6 @@ def test_non_utf8_directory_name_with_write_and_diff(tmp_path: Path) -> None:
     assert invoke("--diff", root).stdout == b""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dockerfile helper: a non-UTF-8 byte in an instruction is a UnicodeDecodeError "
-    "from dockerfile-parse, even in report mode",
-)
 def test_non_utf8_byte_in_an_instruction(tmp_path: Path) -> None:
     data = DOCKERFILE.replace(b"WORKDIR /app", b"LABEL note=caf\xe9")
     root = make_project(tmp_path / "p", data)
@@ -536,19 +524,7 @@ def test_non_utf8_byte_in_an_instruction(tmp_path: Path) -> None:
 DOCKERFILE_PARSE_SHAPES = ["ENV", "LABEL", "ARG", 'ARG a="1 2" b', "LABEL a=1 $VAR"]
 
 
-@pytest.mark.parametrize(
-    "line",
-    [
-        pytest.param(
-            line,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="dockerfile helper: IndexError/ValueError from dockerfile-parse escapes",
-            ),
-        )
-        for line in DOCKERFILE_PARSE_SHAPES
-    ],
-)
+@pytest.mark.parametrize("line", DOCKERFILE_PARSE_SHAPES)
 def test_dockerfile_parse_errors_never_escape(tmp_path: Path, line: str) -> None:
     data = DOCKERFILE.replace(b"WORKDIR /app\n", b"WORKDIR /app\n" + line.encode() + b"\n")
     root = make_project(tmp_path / "p", data)
@@ -562,11 +538,6 @@ def test_dockerfile_parse_errors_never_escape(tmp_path: Path, line: str) -> None
             assert snapshot(root) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scan helper: a chained conditional inside a loader call grows memory and time "
-    "quadratically",
-)
 def test_chained_conditional_in_a_loader_call_is_bounded(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     arms = " ".join(f'"org/m{n}" if flag == {n} else' for n in range(3000))
