@@ -35,6 +35,7 @@ class Piece:
 
     text: str
     literal: bool
+    command: bool = False  # a `$(...)` or backtick substitution: its value is unknown here
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Word:
             return match.group(0)
 
         text = "".join(p.text if p.literal else VAR_RE.sub(substitute, p.text) for p in self.pieces)
+        # A command substitution's value is whatever the command prints: unknown here.
+        missing.extend(p.text for p in self.pieces if p.command)
         return text, tuple(missing)
 
 
@@ -206,11 +209,11 @@ class _Lexer:
         start = last = i
         pieces: list[Piece] = []
 
-        def add(chunk: str, literal: bool) -> None:
-            if pieces and pieces[-1].literal == literal:
+        def add(chunk: str, literal: bool, command: bool = False) -> None:
+            if not command and pieces and pieces[-1].literal == literal and not pieces[-1].command:
                 pieces[-1] = Piece(pieces[-1].text + chunk, literal)
             elif chunk:
-                pieces.append(Piece(chunk, literal))
+                pieces.append(Piece(chunk, literal, command))
 
         while i < end:
             joined = self.continuation(i)
@@ -229,7 +232,7 @@ class _Lexer:
                 i = self._quoted(i + 1, '"', add)
             elif text.startswith("$(", i) or char == "`":
                 close = _skip_balanced(text, i + 1, end) if char == "$" else _backtick(text, i, end)
-                add(self._joined(i, close), True)
+                add(self._joined(i, close), True, True)
                 i = close
             elif text.startswith("${", i):
                 close = text.find("}", i, end)
@@ -244,7 +247,7 @@ class _Lexer:
         source = text[start:last]
         return Word(source, start, last, "".join(p.text for p in pieces), redirect, tuple(pieces))
 
-    def _quoted(self, i: int, quote: str, add: Callable[[str, bool], None]) -> int:
+    def _quoted(self, i: int, quote: str, add: Callable[[str, bool, bool], None]) -> int:
         text, end = self.text, self.end
         while i < end:
             joined = self.continuation(i)
@@ -255,14 +258,14 @@ class _Lexer:
             if char == quote:
                 return i + 1
             if quote == '"' and char == "\\" and i + 1 < end and text[i + 1] in '"\\$`\n':
-                add(text[i + 1].replace("\n", ""), True)
+                add(text[i + 1].replace("\n", ""), True, False)
                 i += 2
             elif quote == '"' and (text.startswith("$(", i) or char == "`"):
                 close = _skip_balanced(text, i + 1, end) if char == "$" else _backtick(text, i, end)
-                add(self._joined(i, close), True)
+                add(self._joined(i, close), True, True)
                 i = close
             else:
-                add(char, quote == "'")
+                add(char, quote == "'", False)
                 i += 1
         return end
 
