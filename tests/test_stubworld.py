@@ -15,7 +15,12 @@ from tests.support.docker import FileInfo
 from tests.support.stubworld.compare import Allowed, file_differences
 from tests.support.stubworld.image import IMAGE_DIR
 from tests.support.stubworld.mapping import needs_newer_frontend, stub_dockerfile
-from tests.support.stubworld.oracle import install_steps
+from tests.support.stubworld.steps import (
+    install_cached,
+    install_steps,
+    is_dependency_install,
+    rebuilt_stages,
+)
 
 LIB = IMAGE_DIR / "lib"
 
@@ -219,22 +224,32 @@ def test_only_the_fixes_purposes_are_allowed_differences() -> None:
     assert len(ok) == 3
 
 
-def test_install_steps_are_runs_that_read_manifests() -> None:
+def test_install_cached_looks_at_the_first_dependency_install_the_edit_reached() -> None:
     log = "\n".join(
         [
-            "#5 [builder 2/4] RUN pip install --no-cache-dir uv==0.4",
+            "#3 [weights 2/2] RUN pip install --no-cache-dir huggingface_hub==1.0",
+            "#3 CACHED",
+            "#4 [builder 2/5] RUN pip install --no-cache-dir uv==0.4",
+            "#4 CACHED",
+            "#5 [builder 3/5] RUN\tpip install -r requirements.txt",
             "#5 CACHED",
-            "#6 [builder 3/4] RUN\tpip install -r requirements.txt",
-            "#6 CACHED",
-            "#7 [stage-1 2/3] RUN poetry install --no-root",
-            "#8 [stage-1 3/3] RUN python -m pip install .",
+            "#6 [builder 4/5] COPY . .",
+            "#7 [builder 5/5] RUN python -m pip install .",
+            "#8 [stage-2 2/2] COPY --from=builder /.stubworld/reads.log /.stubworld/stages/1.log",
         ]
     )
-    assert install_steps(log) == [
+    assert [(s.stage, s.text, s.cached) for s in install_steps(log)] == [
         ("builder", "RUN pip install -r requirements.txt", True),
-        ("stage-1", "RUN poetry install --no-root", False),
-        ("stage-1", "RUN python -m pip install .", False),
+        ("builder", "RUN python -m pip install .", False),
     ]
+    assert rebuilt_stages(log) == {"builder"}
+    assert install_cached(log) is True
+    assert install_cached(log.replace("#5 CACHED", "")) is False
+    # A tool bootstrap is no dependency layer; a hoisted list of packages is.
+    assert not is_dependency_install("pip install --no-cache-dir uv==0.13.9 && uv --version")
+    assert is_dependency_install("pip install --no-cache-dir six==1.17.0 idna==3.20")
+    assert is_dependency_install("micromamba install -y -n base -f environment.yml")
+    assert is_dependency_install("cd /app && poetry install --no-root --only main")
 
 
 @pytest.mark.parametrize("name", ["pip", "poetry", "uv", "pipenv", "conda", "hf", "curl", "git"])

@@ -9,7 +9,7 @@ the fixed tree, and the result says:
     (files it edits, what a new ``.dockerignore`` line keeps out, baked hub weights);
 (c) the installs read the same files with the same content (the stub tools' reads logs);
 (d) after a comment is appended to a source file the build copies, the first dependency
-    install of each stage is ``CACHED``.
+    install of each stage the edit reaches is ``CACHED`` (``steps.py``).
 
 Builds reuse the BuildKit cache; an original and each distinct fixed tree are built once
 per ``Oracle`` (safe and unsafe fixes often give the same tree).
@@ -39,7 +39,6 @@ from tests.support.docker import (
     build,
     docker_bin,
     docker_env,
-    parse_plain_log,
     remove_containers,
     remove_images,
     run_docker,
@@ -54,21 +53,13 @@ from tests.support.stubworld.compare import (
 )
 from tests.support.stubworld.image import ensure_stub_image
 from tests.support.stubworld.mapping import needs_newer_frontend, stub_dockerfile
+from tests.support.stubworld.steps import install_cached, install_steps
 
 MANIFEST_RE = re.compile(
     r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|[^/]*\.lock|pyproject\.toml|"
     r"setup\.py|setup\.cfg|Pipfile|environment[^/]*\.ya?ml|conda[^/]*\.ya?ml|Dockerfile[^/]*)$"
 )
 EDITABLE_SUFFIXES = (".py", ".sh", ".md", ".ini", ".cfg", ".yaml", ".yml", ".toml", ".txt")
-_INSTALL_RE = re.compile(
-    r"\b(pip3?|uv|poetry|pipenv|conda|mamba|micromamba)\b[^&;|]*\b(install|sync|create|update)\b"
-)
-_READS_MANIFEST_RE = re.compile(
-    r"(\s-r\s?|--requirement|\s-c\s|--constraint|\s-e\s|--editable|requirements|\.txt\b|"
-    r"pyproject|setup\.py|poetry\s+install|uv\s+sync|pipenv|environment|--file|\s-f\s|"
-    r"pip\s+sync|install(\s+-\S+)*\s+\.(/\S*)?(\[\S*\])?(\s|$))"
-)
-_STEP_RE = re.compile(r"^\[(?:(?P<stage>\S+) )?\s*\d+/\d+\] (?P<text>.*)$")
 _HUB_CACHE_NOTE_RE = re.compile(r"into the (?:\w+ )?cache (/\S+)")
 
 
@@ -217,19 +208,6 @@ def export_image(tag: str) -> tuple[dict[str, FileInfo], str]:
     return files, "\n".join(logs)
 
 
-def install_steps(log: str) -> list[tuple[str, str, bool]]:
-    """(stage, step, cached) of the RUN steps that install dependencies from manifests."""
-    out = []
-    for step in parse_plain_log(log):
-        match = _STEP_RE.match(step.name)
-        if not match or not match.group("text").startswith("RUN"):
-            continue
-        text = " " + re.sub(r"\s+", " ", match.group("text"))
-        if _INSTALL_RE.search(text) and _READS_MANIFEST_RE.search(text):
-            out.append((match.group("stage") or "", text.strip(), step.cached))
-    return out
-
-
 class Oracle:
     """Builds and compares; thread-safe, so several Dockerfiles can be checked at once."""
 
@@ -334,12 +312,8 @@ class Oracle:
         result.edited_file = str(edit.context)
         if not edit.ok:
             return
-        steps = install_steps(edit.log)
-        result.install_steps = [(s, c) for _, s, c in steps]
-        firsts: dict[str, bool] = {}
-        for stage, _, cached in steps:
-            firsts.setdefault(stage, cached)
-        result.install_cached = all(firsts.values()) if firsts else None
+        result.install_steps = [(s.text, s.cached) for s in install_steps(edit.log)]
+        result.install_cached = install_cached(edit.log)
 
     def _rebuild_after_edit(self, after: Built, target: str | None) -> Built:
         rel = _copied_source(after.context, after.files)
