@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.docker import FileInfo
-from tests.support.stubworld.compare import Allowed, file_differences
+from tests.support.stubworld.compare import Allowed, cache_mounts, file_differences
 from tests.support.stubworld.image import IMAGE_DIR
 from tests.support.stubworld.mapping import needs_newer_frontend, stub_dockerfile
 from tests.support.stubworld.steps import (
@@ -75,6 +75,19 @@ def test_pip_local_projects_need_a_project_file(tmp_path: Path) -> None:
         0,
         [],
     )
+
+
+def test_pip_makes_the_folders_a_later_copy_reads(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six\n")
+    wheel = ["wheel", "-r", "requirements.txt", "--wheel-dir", "/dev/null/x"]
+    assert tool(tmp_path, "pip", *wheel, cwd=tmp_path)[0] != 0  # it cannot make it: fails
+    assert (
+        tool(tmp_path, "pip", "wheel", "-r", "requirements.txt", "-w", "wheels", cwd=tmp_path)[0]
+        == 0
+    )
+    assert [p.name for p in (tmp_path / "wheels").iterdir()] == ["stubworld-0-py3-none-any.whl"]
+    assert tool(tmp_path, "pip", "install", "--prefix=install", "six", cwd=tmp_path)[0] == 0
+    assert (tmp_path / "install").is_dir()
 
 
 def test_pip_reads_utf16_requirements_like_pip(tmp_path: Path) -> None:
@@ -200,6 +213,15 @@ def test_engine_limits_are_named() -> None:
     assert needs_newer_frontend("FROM x\nCOPY --link a /b\n") == "line 2: `COPY --link`"
     assert needs_newer_frontend("FROM x\nRUN <<EOF\nls\nEOF\n") == "line 2: heredoc (`RUN <<`)"
     assert needs_newer_frontend("FROM x\nRUN --mount=type=cache,target=/r pip install x\n") is None
+
+
+def test_cache_mount_points_a_fix_adds_are_allowed() -> None:
+    text = "RUN --mount=type=cache,target=/root/.cache/pip pip install -r r.txt\n"
+    assert cache_mounts(text) == ("/root/.cache/pip",)
+    allowed = Allowed(frozenset(), (), (), cache_mounts(text))
+    before: dict[str, FileInfo] = {}
+    after = {"/root/.cache": FileInfo(0o40755, 0, ""), "/opt/x": FileInfo(0o40755, 0, "")}
+    assert file_differences(before, after, allowed)[0] == ["only after: /opt/x"]
 
 
 def _info(digest: str) -> FileInfo:

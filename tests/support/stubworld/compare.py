@@ -27,6 +27,7 @@ class Allowed:
     edited: frozenset[str]  # context-relative paths whose bytes the fix changed or added
     ignored: tuple[str, ...]  # .dockerignore lines the fix added (`!` ones re-include)
     caches: tuple[str, ...]  # image directories the baked weights go to
+    mounts: tuple[str, ...] = ()  # cache mount targets of the fixed Dockerfile
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -84,8 +85,23 @@ def _suffixes(path: str) -> list[str]:
     return ["/".join(parts[n:]) for n in range(len(parts))]
 
 
+def cache_mounts(text: str) -> tuple[str, ...]:
+    """``--mount=type=cache,target=X`` targets: BuildKit leaves each X as an empty directory."""
+    out = []
+    for flag in re.findall(r"--mount=(\S+)", text):
+        parts = dict(p.split("=", 1) for p in flag.split(",") if "=" in p)
+        target = parts.get("target") or parts.get("dst") or parts.get("destination")
+        if parts.get("type") == "cache" and target:
+            out.append("/" + target.strip("\"'").strip("/"))
+    return tuple(out)
+
+
 def _allowed(kind: str, path: str, allowed: Allowed, weight_dirs: set[str]) -> bool:
     suffixes = _suffixes(path)
+    if kind == "only after" and any(
+        m == path or m.startswith(path.rstrip("/") + "/") for m in allowed.mounts
+    ):
+        return True  # the (empty) mount point of a cache mount the fix added
     if any(s in allowed.edited for s in suffixes):
         return True
     if kind == "only before" and any(_ignored_by(s, allowed.ignored) for s in suffixes):

@@ -46,6 +46,7 @@ from tests.support.docker import (
 )
 from tests.support.stubworld.compare import (
     Allowed,
+    cache_mounts,
     file_differences,
     ignore_lines,
     parse_reads,
@@ -134,9 +135,13 @@ def changed_files(original: Path, fixed: Path) -> dict[str, str]:
 
 
 def allowed_from_findings(
-    findings: Iterable[Mapping[str, Any]], edited: Iterable[str], applied: Sequence[str]
+    findings: Iterable[Mapping[str, Any]],
+    edited: Iterable[str],
+    applied: Sequence[str],
+    texts: tuple[str, str] = ("", ""),
 ) -> Allowed:
-    """What mlfix's JSON says its applied fixes change on purpose."""
+    """What mlfix's JSON says its applied fixes change on purpose (``texts``: the original
+    and the fixed Dockerfile, for the cache mounts the fix added)."""
     ignored: list[str] = []
     caches: list[str] = []
     for finding in findings:
@@ -149,7 +154,8 @@ def allowed_from_findings(
         if finding.get("code") == "MLF301":
             for note in finding.get("notes", []):
                 caches += _HUB_CACHE_NOTE_RE.findall(note)
-    return Allowed(frozenset(edited), tuple(ignored), tuple(caches))
+    mounts = tuple(m for m in cache_mounts(texts[1]) if m not in cache_mounts(texts[0]))
+    return Allowed(frozenset(edited), tuple(ignored), tuple(caches), mounts)
 
 
 def _hardlink_copy(src: Path, dst: Path) -> None:
@@ -292,7 +298,7 @@ class Oracle:
         if not after.ok:
             result.fixed_error = after.error()
         if before.ok and after.ok:
-            allowed = allowed_from_findings(findings, changed, applied)
+            allowed = allowed_from_findings(findings, changed, applied, (texts[0], texts[1]))
             result.file_diffs, result.allowed_file_diffs = file_differences(
                 before.files, after.files, allowed
             )

@@ -53,8 +53,8 @@ def log_read(tool: str, path: str, digest: str | None = None) -> None:
 
 
 def read_file(tool: str, path: str) -> bytes:
-    """The bytes of a file the tool needs (``Missing`` if it is not a file), logged."""
-    if not os.path.isfile(path):
+    """The bytes of a file the tool needs (``Missing`` if there is none), logged."""
+    if not os.path.exists(path) or os.path.isdir(path):
         raise Missing(f"{path} does not exist")
     log_read(tool, path)
     with open(path, "rb") as handle:

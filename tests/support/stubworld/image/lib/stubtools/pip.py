@@ -81,11 +81,20 @@ _ENV_RE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 
 
+# Where pip puts what it installs or builds: made, so a later `COPY --from=builder
+# /install /usr/local` (or /wheels, ~/.local) finds it.
+OUTPUT_OPTIONS = {
+    "--prefix": "", "--target": "", "-t": "", "--root": "", "-w": "", "--wheel-dir": "",
+    "-d": "", "--dest": "",
+}  # fmt: skip
+
+
 def main(args: Sequence[str], tool: str = "pip") -> int:
     command, rest = _command(args)
     try:
         if command in ("install", "download", "wheel"):
             install(rest, tool)
+            _make_outputs(command, rest)
         elif command == "sync":  # uv pip sync FILE...
             for name in _positionals(rest):
                 requirements_file(tool, absolute(name), nested=False)
@@ -96,6 +105,24 @@ def main(args: Sequence[str], tool: str = "pip") -> int:
     except Missing as exc:
         return fail(tool, str(exc))
     return 0
+
+
+def _make_outputs(command: str, args: Sequence[str]) -> None:
+    dirs = []
+    for i, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name in OUTPUT_OPTIONS:
+            dirs.append(value or (args[i + 1] if i + 1 < len(args) else ""))
+        elif arg == "--user":
+            dirs.append(os.path.expanduser("~/.local/lib/python3.11/site-packages"))
+    if command == "wheel" and not dirs:
+        dirs.append(".")
+    for folder in filter(None, dirs):
+        os.makedirs(absolute(folder), exist_ok=True)
+        if command == "wheel":
+            wheel = os.path.join(absolute(folder), "stubworld-0-py3-none-any.whl")
+            with open(wheel, "wb") as handle:
+                handle.write(b"stubworld wheel\n")
 
 
 def _command(args: Sequence[str]) -> tuple[str, list[str]]:
