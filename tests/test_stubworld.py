@@ -251,7 +251,7 @@ def test_install_cached_looks_at_the_first_dependency_install_the_edit_reached()
             "#3 CACHED",
             "#4 [builder 2/5] RUN pip install --no-cache-dir uv==0.4",
             "#4 CACHED",
-            "#5 [builder 3/5] RUN\tpip install -r requirements.txt",
+            "#5 [builder 3/5] RUN\tPIP install -r requirements.txt",
             "#5 CACHED",
             "#6 [builder 4/5] COPY . .",
             "#7 [builder 5/5] RUN python -m pip install .",
@@ -259,7 +259,7 @@ def test_install_cached_looks_at_the_first_dependency_install_the_edit_reached()
         ]
     )
     assert [(s.stage, s.text, s.cached) for s in install_steps(log)] == [
-        ("builder", "RUN pip install -r requirements.txt", True),
+        ("builder", "RUN PIP install -r requirements.txt", True),
         ("builder", "RUN python -m pip install .", False),
     ]
     assert rebuilt_stages(log) == {"builder"}
@@ -268,6 +268,7 @@ def test_install_cached_looks_at_the_first_dependency_install_the_edit_reached()
     # A tool bootstrap is no dependency layer; a hoisted list of packages is.
     assert not is_dependency_install("pip install --no-cache-dir uv==0.13.9 && uv --version")
     assert is_dependency_install("pip install --no-cache-dir six==1.17.0 idna==3.20")
+    assert is_dependency_install("pip wheel --wheel-dir /wheels -r requirements.txt")
     assert is_dependency_install("micromamba install -y -n base -f environment.yml")
     assert is_dependency_install("cd /app && poetry install --no-root --only main")
 

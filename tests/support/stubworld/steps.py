@@ -64,7 +64,7 @@ def is_dependency_install(command: str) -> bool:
             or rest[:2] in (["env", "create"], ["env", "update"])
         ):
             return True
-        if tool in ("pip", "pip3") and verb in ("install", "sync"):
+        if tool in ("pip", "pip3") and verb in ("install", "sync", "wheel", "download"):
             args = rest[1:]
             if any(
                 a.startswith(("-r", "-c", "-e", "--requirement", "--constraint", "--editable"))
@@ -88,7 +88,8 @@ def install_steps(log: str) -> list[InstallStep]:
         if not match or not match.group("text").startswith("RUN"):
             continue
         text = re.sub(r"\s+", " ", match.group("text"))
-        if is_dependency_install(text[3:]):
+        # BuildKit prints `RUN\tpip` as `RUN\tPIP` (it upper-cases the first word).
+        if is_dependency_install(text[3:].lower()):
             out.append(InstallStep(match.group("stage") or "", text, step.cached))
     return out
 
