@@ -9,7 +9,7 @@ CORPUS_DIR holds ``src/<owner>+<name>`` (git clones); each MANIFEST is a JSON li
 Per repository, on a ``git clone`` at the pinned commit (a user's checkout):
 
 1. ``mlfix --output-format json .``: exit code, stderr, time;
-2. on a fresh clone ``mlfix --write --unsafe-fixes .``;
+2. on a fresh copy of that checkout ``mlfix --write --unsafe-fixes .``;
 3. the stub-build oracle (tests/support/stubworld) on every labelled Dockerfile, original
    against fixed, with the context the manifest declares;
 4. hadolint over the same Dockerfiles, timed the same way.
@@ -148,7 +148,9 @@ def run_repo(entry: dict[str, Any], corpus: Path, tmp: Path, oracle: Any) -> Rep
     original, fixed = work / "original", work / "fixed"
     try:
         checkout(source, entry["commit"], original)
-        checkout(source, entry["commit"], fixed)
+        # A copy, not a second clone: the two .git folders (which `COPY . .` may copy into
+        # the image) must be byte for byte the same.
+        shutil.copytree(original, fixed, symlinks=True)
     except (subprocess.CalledProcessError, OSError) as exc:
         result.error = f"checkout failed: {getattr(exc, 'stderr', b'') or exc}"
         return result
@@ -191,7 +193,19 @@ def run_repo(entry: dict[str, Any], corpus: Path, tmp: Path, oracle: Any) -> Rep
             except Exception as exc:  # the oracle's own failure is a result too
                 skipped = f"oracle error: {exc!r}"
                 result.oracle.append({"dockerfile": df["path"], "skipped": skipped})
+    _progress(result)
     return result
+
+
+def _progress(result: RepoResult) -> None:
+    """One line per finished repository on stderr, so a long run shows where it is."""
+    rc = result.report.exit_code if result.report else "-"
+    broken = sum(bool(o.get("broken")) for o in result.oracle)
+    print(
+        f"done {result.repo}: rc={rc} oracle={len(result.oracle)} broken={broken}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _oracle_cells(result: RepoResult) -> list[str]:
