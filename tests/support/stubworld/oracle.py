@@ -61,7 +61,9 @@ MANIFEST_RE = re.compile(
     r"setup\.py|setup\.cfg|Pipfile|environment[^/]*\.ya?ml|conda[^/]*\.ya?ml|Dockerfile[^/]*)$"
 )
 EDITABLE_SUFFIXES = (".py", ".sh", ".md", ".ini", ".cfg", ".yaml", ".yml", ".toml", ".txt")
-_HUB_CACHE_NOTE_RE = re.compile(r"into the (?:\w+ )?cache (/\S+)")
+# MLF301's notes say where the weights go: "into the hub cache X", "into fastembed cache X",
+# "into --local-dir X, the folder the loader reads".
+_HUB_CACHE_NOTE_RE = re.compile(r"into (?:the \w+ cache|\w+ cache|--local-dir) (/[^\s,]+)")
 
 
 @dataclass
