@@ -147,6 +147,8 @@ def test_conda_environment_file_and_its_pip_section(tmp_path: Path) -> None:
         == 1
     )
     (tmp_path / "req.txt").write_text("six\n")
+    env = "dependencies:\n  - pip:\n    - -r req.txt\n    - -e git+https://x/y.git#egg=y\n"
+    (tmp_path / "environment.yml").write_text(env)
     assert tool(tmp_path, "conda", "env", "create", cwd=tmp_path) == (
         0,
         ["environment.yml", "req.txt"],

@@ -71,5 +71,5 @@ def _environment_file(tool: str, path: str) -> None:
         option, value = match.groups()
         if option in ("-r", "--requirement"):
             pip.requirements_file(tool, absolute(value, base), nested=True)
-        else:
+        elif "://" not in value and not value.startswith("git+"):  # a VCS URL reads nothing
             pip.local_path(tool, absolute(value, base))
