@@ -78,3 +78,13 @@ def test_a_fifo_manifest_is_refused_without_blocking(tmp_path: Path) -> None:
     context = Context(tmp_path)
     with pytest.raises(MlfixError, match="not a regular file"):
         context.read_text("requirements.txt")
+
+
+def test_an_editable_vcs_url_is_not_a_local_path() -> None:
+    """`-e git+https://...#egg=x` in a conda `pip:` list (a real repository had two) is
+    fetched by pip, not read from the context: it needs no COPY."""
+    from mlfix.deps.manifests import parse_environment, parse_requirements
+
+    text = "dependencies:\n  - pip:\n    - -e git+https://github.com/o/r.git@main#egg=r\n    - -e .\n"
+    assert parse_environment(text).local_paths == (".",)
+    assert parse_requirements("-e git+ssh://git@github.com/o/r.git#egg=r\n").local_paths == ()

@@ -140,7 +140,8 @@ def parse_pip(words: list[str], args: list[str]) -> InstallCommand:
         if name in ("-r", "--requirement", "-c", "--constraint"):
             manifests.append(value or "")
         elif name in ("-e", "--editable"):
-            local.append(local_path_of(value or ""))
+            if not value or _is_local_path(value) or not re.match(r"[\w+.-]+:", value):
+                local.append(local_path_of(value or ""))  # `-e git+https://...` is not local
         elif name in ("-f", "--find-links") and value and _is_local_path(value):
             links.append(local_path_of(value))
         elif name.startswith("-"):
