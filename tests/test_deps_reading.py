@@ -85,6 +85,6 @@ def test_an_editable_vcs_url_is_not_a_local_path() -> None:
     fetched by pip, not read from the context: it needs no COPY."""
     from mlfix.deps.manifests import parse_environment, parse_requirements
 
-    text = "dependencies:\n  - pip:\n    - -e git+https://github.com/o/r.git@main#egg=r\n    - -e .\n"
+    text = "dependencies:\n  - pip:\n    - -e git+https://github.com/o/r.git#egg=r\n    - -e .\n"
     assert parse_environment(text).local_paths == (".",)
     assert parse_requirements("-e git+ssh://git@github.com/o/r.git#egg=r\n").local_paths == ()
