@@ -110,7 +110,16 @@ def plan_for(
         blocked = [b for p in dep_parts for b in p.blockers]
         pip_project = next((p for p in dep_parts if p.command.installs_project), None)
         if pip_project is not None and not blocked and pip_project.segment == 0:
-            return _split_pip_project(facts, plan, runfacts, pip_project.segment)
+            if not _dependencies_installed_above(facts, stage, anchor, [pip_project]):
+                return _split_pip_project(facts, plan, runfacts, pip_project.segment)
+            # Its dependencies are above already (this fix ran); what is chained after the
+            # project install can only move once the RUN is split.
+            plan.applicability = Applicability.DISPLAY_ONLY
+            plan.reasons.append(
+                "the project's dependencies are installed above the code already; the "
+                "installs chained after `pip install .` need it split into its own RUN"
+            )
+            return plan
         plan.applicability = Applicability.DISPLAY_ONLY
         plan.reasons.append(blocked[0] if blocked else "the install needs the code copied above it")
         return plan
