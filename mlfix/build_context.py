@@ -123,14 +123,15 @@ def choose(dockerfile: Path, root: Path) -> Choice:
     sources = copy_sources(dockerfile)
     if not sources or _holds(own, sources):
         return Choice((own,))
-    folder = own
+    folder = _real(own)  # absolute: the parent of a relative `.` is `.` again
     top = _real(root)
-    while _real(folder) != top and top in _real(folder).parents:
+    while folder != top and top in folder.parents:
         folder = folder.parent
         if _holds(folder, sources):
+            shown = folder if own.is_absolute() else Path(os.path.relpath(folder))
             return Choice(
-                (folder,),
-                f"built with context {_relative(_real(folder), top)}: its COPY sources are "
+                (shown,),
+                f"built with context {_relative(folder, top)}: its COPY sources are "
                 "there, not beside it, and nothing declares the context",
             )
     if any(_holds(own, [s]) for s in sources):

@@ -251,3 +251,17 @@ def test_a_workflow_matrix_expands_into_each_dockerfile_it_builds(tmp_path: Path
     assert sorted(d.dockerfile.parent.name for d in found) == ["api", "gpu", "worker"]
     assert {d.context for d in found} == {root.resolve()}
     assert contexts(root) == [".", ".", "."]
+
+
+def test_a_relative_dockerfile_below_the_root_whose_sources_are_nowhere_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`mlfix .` inside a subfolder of a repository: the walk up from `.` must reach the
+    root (the parent of a relative `.` is `.`), and a RUN that reads an image path the
+    context never had keeps the Dockerfile's own folder."""
+    root = write(tmp_path, {"sub/app/requirements.txt": "x\n"})
+    dockerfile = "FROM python:3.11-slim\nCOPY . /app\nRUN pip install -r tmp/requirements.txt\n"
+    (root / "sub/app/Dockerfile").write_text(dockerfile)
+    monkeypatch.chdir(root / "sub/app")
+    choice = choose(Path("Dockerfile"), root)
+    assert choice.contexts == (Path("."),)
