@@ -49,6 +49,10 @@ ORIGINAL_FAILS = {
     # USER nobody, whose home /nonexistent nobody can create: `pip install --user` fails
     # for real too (the fixture is about the cache mount's uid, not about building).
     "MLF202/fires-buildkit-unknown-user": "Permission denied: '/nonexistent'",
+    # `poetry install` without `--no-root` above the code COPY: the project's package source
+    # is not there yet. Poetry 2 fails as the stub does (1.x only warns); the unsafe fix is
+    # `--no-root`, after which the build works (the oracle only forbids the other way).
+    "MLF201/unsafe-poetry-installs-project-without-code": "package source /app/app.py",
 }
 
 

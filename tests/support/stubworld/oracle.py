@@ -366,6 +366,10 @@ def _copied_source(context: Path, files: Mapping[str, FileInfo]) -> str | None:
             if path.is_symlink() or not name.endswith(EDITABLE_SUFFIXES) or MANIFEST_RE.search(rel):
                 continue
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if any(p.endswith("/" + rel) for p in by_digest.get(digest, [])):
-                candidates.append((not name.endswith(".py"), rel.count("/"), rel))
-    return min(candidates)[2] if candidates else None
+            held = by_digest.get(digest, [])
+            # `COPY src /app` drops the folder's own name: the file's name is what is left.
+            if any(p.endswith("/" + rel) for p in held):
+                candidates.append((not name.endswith(".py"), 0, rel.count("/"), rel))
+            elif any(p.endswith("/" + name) for p in held):
+                candidates.append((not name.endswith(".py"), 1, rel.count("/"), rel))
+    return min(candidates)[-1] if candidates else None
