@@ -24,7 +24,8 @@ from mlfix.dockerfile import edit
 from mlfix.dockerfile.model import parse
 from mlfix.errors import MlfixError
 from mlfix.facts import Facts, Target
-from mlfix.model import Applicability, Edit, Finding
+from mlfix.model import Applicability, Edit, Finding, Fix
+from mlfix.patch import linked
 from mlfix.regular import not_regular
 from mlfix.rules import RULES, check_of
 from mlfix.rules import mlf001_unused_suppression as unused_rule
@@ -76,6 +77,27 @@ class TargetResult:
     error: MlfixError | None = None
     passes: int = 0
     originals: dict[Path, str | None] = field(default_factory=dict)
+
+
+def _through_link(finding: Finding) -> Finding:
+    """A fix that would write through a link is shown, not applied (see `patch.linked`).
+
+    The finding stays, so the run still says what is wrong (exit 1), but no `error:` and
+    no exit 2: the repository builds, and the other files of the target are still fixed.
+    """
+    fix = finding.fix
+    if fix is None or not fix.edits:
+        return finding
+    for path in dict.fromkeys(e.path for e in fix.edits):
+        why = linked(path)
+        if why is not None:
+            note = (
+                f"not fixed: `{os.path.relpath(path)}` {why}, and writing it would change "
+                "that file too; make the change by hand where it belongs"
+            )
+            shown = Fix(fix.title, (), Applicability.DISPLAY_ONLY)
+            return dataclasses.replace(finding, fix=shown, notes=(*finding.notes, note))
+    return finding
 
 
 def _applies(finding: Finding, settings: Settings) -> bool:
@@ -131,7 +153,7 @@ class Session:
         facts = self.facts()
         findings: list[Finding] = []
         for _code, check in self.rules():
-            findings.extend(check(facts))
+            findings.extend(_through_link(f) for f in check(facts))
         suppressions = suppress.parse(facts.dockerfile)
         kept = suppress.apply(suppressions, findings, self.target.dockerfile).kept
         return kept + self._unused(facts, suppressions, findings)
@@ -162,7 +184,7 @@ class Session:
             for _code, check in self.rules():
                 facts = self.facts()
                 suppressions = suppress.parse(facts.dockerfile)
-                found = list(check(facts))
+                found = [_through_link(f) for f in check(facts)]
                 kept = suppress.apply(suppressions, found, self.target.dockerfile).kept
                 findings = [f for f in kept if _applies(f, self.settings)]
                 protected = _protected_spans(facts, [f for f in found if f not in kept])

@@ -127,12 +127,11 @@ def _check(path: Path, text: str, root: Path) -> _Slot:
         info = None
     except OSError as exc:
         raise MlfixError(path, f"cannot write ({_why(exc)})") from None
-    if info is not None and stat.S_ISLNK(info.st_mode):
-        raise MlfixError(path, f"is a symbolic link to {os.readlink(path)}; {LINKS}")
+    linked = _link(path, info)
+    if linked is not None:
+        raise MlfixError(path, f"{linked}; {LINKS}")
     if info is not None and not stat.S_ISREG(info.st_mode):
         raise MlfixError(path, "is not a regular file; mlfix writes only regular files")
-    if info is not None and info.st_nlink > 1:
-        raise MlfixError(path, f"has {info.st_nlink} hard links; {LINKS}")
     folder = Path(os.path.abspath(path)).parent
     real_root, real_folder = Path(root).resolve(), folder.resolve()
     if not real_folder.is_relative_to(real_root):
@@ -153,6 +152,27 @@ def _check(path: Path, text: str, root: Path) -> _Slot:
     else:
         mode, owner = stat.S_IMODE(info.st_mode), (info.st_uid, info.st_gid)
     return _Slot(path, encode(text), mode, owner, info is not None)
+
+
+def linked(path: Path) -> str | None:
+    """Why `path` is written through a link (a symbolic link, or a file with more than one
+    name), else None. The engine asks before fixing: such a fix is shown, not applied, since
+    writing would change the other file too (a `.dockerignore` linked to `.gitignore`)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return _link(path, info)
+
+
+def _link(path: Path, info: os.stat_result | None) -> str | None:
+    if info is None:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return f"is a symbolic link to {os.readlink(path)}"
+    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        return f"has {info.st_nlink} hard links"
+    return None
 
 
 def _stage(path: Path, data: bytes, mode: int, owner: tuple[int, int] | None) -> Path:

@@ -1,10 +1,11 @@
 """`--write` is all or none per target, and never writes through a link (issue 13).
 
-Each fault leaves every original byte-identical, prints one `error:` line naming the file,
-exits 2, and leaves no temp file behind. The project used has a Dockerfile outside its
-build context (a compose service builds `ctx` with `../docker/Dockerfile`), so one target
-changes two folders: the case where an unwritable context used to leave the Dockerfile
-rewritten.
+A fix whose file is a link (a `.dockerignore` linked to `.gitignore`, a hard-linked
+Dockerfile) is reported and not applied. Each other fault leaves every original
+byte-identical, prints one `error:` line naming the file, exits 2, and leaves no temp
+file behind. The project used has a Dockerfile outside its build context (a compose
+service builds `ctx` with `../docker/Dockerfile`), so one target changes two folders: the
+case where an unwritable context used to leave the Dockerfile rewritten.
 """
 
 from __future__ import annotations
@@ -106,26 +107,44 @@ def test_read_only_dockerfile_folder(project: Path) -> None:
     assert snapshot(project) == before
 
 
+def shown_not_applied(result: subprocess.CompletedProcess[str], name: str, why: str) -> None:
+    """A fix through a link is reported, not applied: exit 1, no `error:` line (issue 10)."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error:" not in result.stderr, result.stderr
+    assert f"not fixed: `{name}` {why}" in result.stdout, result.stdout
+
+
 def test_dockerignore_linked_to_gitignore_is_not_written_through(project: Path) -> None:
     (project / "ctx" / ".gitignore").write_text("__pycache__/\n")
     (project / "ctx" / ".dockerignore").symlink_to(".gitignore")
-    before = snapshot(project)
-    refused(
-        mlfix("--write", ".", cwd=project),
-        ".dockerignore",
-        "is a symbolic link to .gitignore; mlfix does not write through links",
-    )
-    assert snapshot(project) == before
+    result = mlfix("--write", ".", cwd=project)
+    shown_not_applied(result, "ctx/.dockerignore", "is a symbolic link to .gitignore")
+    assert (project / "ctx" / ".gitignore").read_text() == "__pycache__/\n"
+    assert (project / "ctx" / ".dockerignore").is_symlink()
+    # The target's other fix (MLF201 in the Dockerfile) is still applied.
+    text = (project / "docker" / "Dockerfile").read_text()
+    assert text.index("COPY requirements.txt .") < text.index("COPY . .")
 
 
 def test_dockerignore_linked_out_of_the_tree(project: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("keep me\n")
     (project / "ctx" / ".dockerignore").symlink_to(outside)
-    before = snapshot(project)
-    refused(mlfix("--write", ".", cwd=project), ".dockerignore", "is a symbolic link to")
-    assert snapshot(project) == before
+    result = mlfix("--write", ".", cwd=project)
+    shown_not_applied(result, "ctx/.dockerignore", f"is a symbolic link to {outside}")
     assert outside.read_text() == "keep me\n"
+    assert (project / "ctx" / ".dockerignore").is_symlink()
+
+
+def test_the_writer_still_refuses_a_link(project: Path) -> None:
+    """Defence in depth: the writer itself never follows a link, whoever asks it to."""
+    (project / "ctx" / ".gitignore").write_text("x\n")
+    (project / "ctx" / ".dockerignore").symlink_to(".gitignore")
+    before = snapshot(project)
+    changes = {project / "ctx" / ".dockerignore": ".venv\n"}
+    with pytest.raises(MlfixError, match=r"is a symbolic link to \.gitignore"):
+        patch.write_all(changes, project)
+    assert snapshot(project) == before
 
 
 def test_context_folder_linked_out_of_the_tree(project: Path, tmp_path: Path) -> None:
@@ -139,9 +158,11 @@ def test_context_folder_linked_out_of_the_tree(project: Path, tmp_path: Path) ->
 
 def test_hard_linked_dockerfile(project: Path, tmp_path: Path) -> None:
     os.link(project / "docker" / "Dockerfile", tmp_path / "other-name")
-    before = snapshot(project)
-    refused(mlfix("--write", ".", cwd=project), "Dockerfile", "2 hard links")
-    assert snapshot(project) == before
+    before = (project / "docker" / "Dockerfile").read_bytes()
+    result = mlfix("--write", ".", cwd=project)
+    shown_not_applied(result, "docker/Dockerfile", "has 2 hard links")
+    assert (project / "docker" / "Dockerfile").read_bytes() == before
+    assert (tmp_path / "other-name").read_bytes() == before
 
 
 def _changes(project: Path) -> dict[Path, str]:
