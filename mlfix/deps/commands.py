@@ -46,6 +46,24 @@ class InstallCommand:
     installs_project: bool = False
     project_dir: str | None = None
     options: tuple[str, ...] = field(default=())
+    named: tuple[str, ...] = ()  # requirements by name (`flask==3.0`), pip only
+
+    @property
+    def project_only(self) -> bool:
+        """Installs local code and no dependency (`pip install --no-deps .`, `--only-root`).
+
+        The step that must come after the code COPY: moving it is never the fix.
+        """
+        if self.tool == "poetry":
+            return "--only-root" in self.argv
+        if self.tool == "pip":
+            return (
+                "--no-deps" in self.options
+                and bool(self.local_paths)
+                and not self.manifests
+                and not self.named
+            )
+        return False
 
 
 def _words(text: str) -> list[str]:
@@ -63,9 +81,22 @@ def _strip_prefix(words: list[str]) -> list[str]:
             or word == "env"
         ):
             position += 1
+        elif words[position + 1 : position + 2] == ["run"] and _basename(word) in RUNNERS:
+            position = _after_runner(words, position + 2)
         else:
             break
     return words[position:]
+
+
+# `conda run -n env pip install ...` installs with pip: the wrapper only picks the env.
+RUNNERS = frozenset({"conda", "mamba", "micromamba", "poetry", "pipenv"})
+_RUNNER_VALUES = frozenset({"-n", "--name", "-p", "--prefix", "--cwd"})
+
+
+def _after_runner(words: list[str], position: int) -> int:
+    while position < len(words) and words[position].startswith("-"):
+        position += 2 if words[position] in _RUNNER_VALUES else 1
+    return position
 
 
 def _basename(word: str) -> str:
@@ -123,6 +154,7 @@ def parse_pip(words: list[str], args: list[str]) -> InstallCommand:
     local: list[str] = []
     links: list[str] = []
     options: list[str] = []
+    named: list[str] = []
     position = 0
     while position < len(args):
         word = args[position]
@@ -148,6 +180,8 @@ def parse_pip(words: list[str], args: list[str]) -> InstallCommand:
             options.append(word)
         elif _is_local_path(word):
             local.append(local_path_of(word))
+        else:
+            named.append(word)
         position += 1
     return InstallCommand(
         tool="pip",
@@ -157,6 +191,7 @@ def parse_pip(words: list[str], args: list[str]) -> InstallCommand:
         find_links=tuple(links),
         installs_project=any(p in (".", "./") for p in local),
         options=tuple(options),
+        named=tuple(named),
     )
 
 
@@ -197,7 +232,13 @@ def classify(text: str) -> InstallCommand | None:
         return InstallCommand(
             tool="poetry",
             argv=tuple(words),
-            manifests=(_join(directory, "pyproject.toml"), _join(directory, "poetry.lock")),
+            # poetry.toml (the project's own poetry config: where the venv goes) is read
+            # by the install as much as the lock is; like the lock, it may be absent.
+            manifests=(
+                _join(directory, "pyproject.toml"),
+                _join(directory, "poetry.lock"),
+                _join(directory, "poetry.toml"),
+            ),
             installs_project="--no-root" not in args and "--only-root" not in args,
             project_dir=directory,
         )
@@ -207,7 +248,12 @@ def classify(text: str) -> InstallCommand | None:
         return InstallCommand(
             tool="uv",
             argv=tuple(words),
-            manifests=(_join(directory, "pyproject.toml"), _join(directory, "uv.lock")),
+            manifests=(
+                _join(directory, "pyproject.toml"),
+                _join(directory, "uv.lock"),
+                _join(directory, "uv.toml"),
+                _join(directory, ".python-version"),
+            ),
             installs_project=not skip.intersection(args),
             project_dir=directory,
         )

@@ -73,6 +73,8 @@ class DependencyFacts:
     effective: dict[int, Effective]
     copies: dict[int, CopyPlan]
     runs: dict[int, RunFacts] = field(default_factory=dict)
+    # COPY/ADD sources that are plain files of the context (no folder, no glob, no `.`).
+    files: frozenset[str] = frozenset()
 
 
 def command_offset(model: DockerfileModel, instruction: Instruction) -> int:
@@ -170,6 +172,7 @@ def gather(model: DockerfileModel, context: Context) -> DependencyFacts:
     states = effective(model)
     copies: dict[int, CopyPlan] = {}
     runs: dict[int, RunFacts] = {}
+    files: set[str] = set()
     for stage in model.stages:
         stage_copies: list[CopyPlan] = []
         for instruction in stage.instructions:
@@ -179,13 +182,20 @@ def gather(model: DockerfileModel, context: Context) -> DependencyFacts:
                 copies[instruction.index] = plan
                 if plan.from_context:
                     stage_copies.append(plan)
+                    files.update(s for s in plan.sources if _plain_file(context, s))
                 continue
             if instruction.keyword != "RUN" or instruction.heredocs or instruction.is_json:
                 continue
             facts = _run_facts(model, context, instruction, state, list(stage_copies))
             if facts is not None:
                 runs[instruction.index] = facts
-    return DependencyFacts(states, copies, runs)
+    return DependencyFacts(states, copies, runs, frozenset(files))
+
+
+def _plain_file(context: Context, source: str) -> bool:
+    if any(c in source for c in "*?[") or source.strip("./") == "":
+        return False
+    return context.exists(source) and not context.is_dir(source)
 
 
 def _run_facts(

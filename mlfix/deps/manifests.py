@@ -26,8 +26,8 @@ else:  # pragma: no cover
 
 MANIFEST_RE = re.compile(
     r"(?:.*requirements.*\.(?:txt|in)|constraints.*\.txt|pyproject\.toml|setup\.cfg|Pipfile"
-    r"|Pipfile\.lock|poetry\.lock|uv\.lock|pdm\.lock|(?:environment|conda)[\w.-]*\.ya?ml"
-    r"|\.python-version)"
+    r"|Pipfile\.lock|poetry\.lock|poetry\.toml|uv\.lock|uv\.toml|pdm\.lock"
+    r"|(?:environment|conda)[\w.-]*\.ya?ml|\.python-version)"
 )
 
 

@@ -71,6 +71,8 @@ def check(facts: Facts) -> Iterator[Finding]:
             run = facts.deps.runs.get(instruction.index)
             if run is None or not run.is_dependency_install:
                 continue
+            if all(p.command.project_only for p in run.parts if p.command.tool != "system"):
+                continue  # `pip install --no-deps .` after the code COPY is the pattern
             plan = plan_for(facts, stage, instruction, run, plans)
             if plan is None:
                 found = project.finding(facts, CODE, stage, instruction, run)

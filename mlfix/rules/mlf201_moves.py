@@ -26,6 +26,7 @@ INERT = frozenset(
 HARMLESS = re.compile(
     r"^\s*(?:(?:cd|mkdir|echo|true|export|set|\.|source|pip\d?[.\d]* config|poetry config"
     r"|python\d?[.\d]* -m venv|uv venv|(?:conda|mamba|micromamba) clean|pip\d?[.\d]* cache"
+    r"|poetry cache|uv cache"
     r"|apt-get clean|apt-get autoremove)\b"
     r"|rm\s+-\w+(?:\s+(?:/var/lib/apt|/var/cache|/root/\.cache|/tmp)\S*)+\s*$)"
 )
@@ -118,6 +119,25 @@ def between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> N
                 and (hoist.applicability is Applicability.SAFE or plan.applicability.rank < 2)
             ):
                 plan.prelude = hoist
+        elif keyword == "RUN" and _changes_packages(facts, instruction):
+            plan.applicability = Applicability.DISPLAY_ONLY
+            plan.reasons.append(
+                f"it would move above `RUN` at line {instruction.first_line}, which also "
+                "installs or removes Python packages: in the other order they install "
+                "something else"
+            )
+            return
+        elif keyword == "RUN" and _configures_installer(facts, instruction):
+            # `poetry config ...` decides where the install goes: it moves along, as an ENV.
+            other = next((o for o in staying if o.keyword == "RUN"), None)
+            if other is not None:
+                plan.applicability = Applicability.DISPLAY_ONLY
+                plan.reasons.append(
+                    f"the installer configuration at line {instruction.first_line} would move "
+                    f"above the RUN at line {other.first_line} and change how it runs"
+                )
+                return
+            plan.moved.append(instruction)
         elif keyword in INERT or keyword == "ONBUILD":
             continue
         else:
@@ -170,6 +190,35 @@ def _environment_conflict(
                 )
     del anchor, anchor_refs
     return None
+
+
+PACKAGE_CHANGE = re.compile(
+    r"\b(?:pip\d?(?:\.\d+)?|-m\s+pip|uv\s+pip|poetry|pipenv|pdm|conda|mamba|micromamba)"
+    r"\s+(?:\S+\s+)*?(?:install|uninstall|remove|add|sync|update|upgrade)\b"
+)
+INSTALLER_CONFIG = re.compile(
+    r"^\s*(?:pip\d?(?:\.\d+)?|python\d?(?:\.\d+)?\s+-m\s+pip|poetry|conda|mamba"
+    r"|micromamba)\s+config\b"
+)
+
+
+def _changes_packages(facts: Facts, instruction: Instruction) -> bool:
+    """A RUN that installs or removes Python packages (one MLF201 does not move itself)."""
+    run = facts.deps.runs.get(instruction.index)
+    if run is not None and any(p.command.tool != "system" for p in run.parts):
+        return True
+    text = logical(instruction.value, facts.dockerfile.escape)
+    return any(
+        PACKAGE_CHANGE.search(segment) and not INSTALLER_CONFIG.match(segment)
+        for segment in re.split(r"&&|\|\||;|\bthen\b|\belse\b", text)
+    )
+
+
+def _configures_installer(facts: Facts, instruction: Instruction) -> bool:
+    """Every command of the RUN is `poetry config`, `pip config` or the like (no files)."""
+    text = logical(instruction.value, facts.dockerfile.escape)
+    segments = [s for s in re.split(r"&&|;", text) if s.strip()]
+    return bool(segments) and all(INSTALLER_CONFIG.match(s) for s in segments)
 
 
 def _is_system_install(facts: Facts, instruction: Instruction) -> bool:

@@ -9,6 +9,7 @@ static dependencies.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 
@@ -67,7 +68,37 @@ def _inputs_of_other_layers(facts: Facts, stage: Stage, run: Instruction) -> set
         plan = facts.deps.copies.get(index)
         if plan is not None and plan.from_context and set(plan.sources) <= paths:
             inputs.add(index)
-    return inputs
+    return inputs | _scripts_run(facts, stage, run)
+
+
+def _scripts_run(facts: Facts, stage: Stage, run: Instruction) -> set[int]:
+    """COPYs of single files that a RUN above the install then names (`./install_py.sh`).
+
+    A build script copied and run at once is an input of the build, not the app's code.
+    """
+    found = set()
+    for instruction in stage.instructions:
+        plan = facts.deps.copies.get(instruction.index)
+        if instruction.index >= run.index or plan is None or not plan.from_context:
+            continue
+        later = [
+            i.value
+            for i in stage.instructions
+            if i.keyword == "RUN" and instruction.index < i.index < run.index
+        ]
+        if plan.sources and all(_named(s, facts.deps.files, later) for s in plan.sources):
+            found.add(instruction.index)
+    return found
+
+
+def _named(source: str, files: frozenset[str], texts: list[str]) -> bool:
+    """A file by its name, a folder by its path (`./scripts/pgsql/install.sh`)."""
+    if source in files:
+        return any(posixpath.basename(source) in text for text in texts)
+    bare = source.strip("/").removeprefix("./")
+    if not bare or any(c in bare for c in "*?[") or "/" not in bare:
+        return False  # `.`, a glob, or a top-level folder like `src`: the app's code
+    return any(bare in text for text in texts)
 
 
 def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
@@ -79,22 +110,71 @@ def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
     return part.command.installs_project and part.command.tool in ("pip", "pipenv")
 
 
+def _copies_named_files(facts: Facts, stage: Stage, anchor: Instruction, run: Instruction) -> bool:
+    """Every context COPY from the code COPY down to the install names single files."""
+    for instruction in stage.instructions:
+        if not anchor.index <= instruction.index < run.index:
+            continue
+        plan = facts.deps.copies.get(instruction.index)
+        if (
+            plan is not None
+            and plan.from_context
+            and not all(source in facts.deps.files for source in plan.sources)
+        ):
+            return False
+    return True
+
+
+def _removable(facts: Facts, parts: list[InstallPart]) -> set[str]:
+    """Image paths the install reads that arrive by a COPY of nothing else.
+
+    Removing one right after the install can go up with it: no COPY left below brings it
+    back. What the code COPY brings (`COPY . .`) would be copied again: that `rm` stays.
+    """
+    needs = [n for p in parts for n in p.needs]
+    read = {n.context_path for n in needs}
+    paths = set()
+    for need in needs:
+        supplier = facts.deps.copies.get(need.supplier)
+        if supplier is not None and set(supplier.sources) <= read:
+            paths.add(need.image_path.rstrip("/"))
+    return paths
+
+
+def _removes_only(text: str, paths: set[str]) -> bool:
+    """`rm -rf /src/pkg` of what the install just read: it stays in the install's layer."""
+    words = text.split()
+    if words[:1] != ["rm"] or len(words) < 2:
+        return False
+    targets = [w for w in words[1:] if not w.startswith("-")]
+    return bool(targets) and all(t.rstrip("/") in paths for t in targets)
+
+
 def plan_for(
     facts: Facts, stage: Stage, run: Instruction, runfacts: RunFacts, plans: dict[int, Plan]
 ) -> Plan | None:
     model = facts.dockerfile
     segments = runfacts.segments
     dep_parts = [p for p in runfacts.parts if p.command.tool != "system"]
+    read = _removable(facts, dep_parts)
     first_code = next(
-        (i for i in range(len(segments)) if _segment_needs_code(runfacts, i, model.escape)),
+        (
+            i
+            for i in range(len(segments))
+            if _segment_needs_code(runfacts, i, model.escape)
+            and not _removes_only(logical(segments[i].text, model.escape), read)
+        ),
         len(segments),
     )
     hoistable = [p for p in dep_parts if p.segment < first_code]
     reasons: list[str] = []
     applicability = Applicability.SAFE
     if hoistable:
-        last = max(p.segment for p in runfacts.parts if p.segment < first_code)
-        split = last + 1 if last + 1 < len(segments) else None
+        # Everything up to the first command that needs the code goes up with the install:
+        # a cleanup chained after it (`&& conda clean --all`) must stay in its layer, or the
+        # image keeps what it removes.
+        last = first_code - 1
+        split = first_code if first_code < len(segments) else None
     else:
         last, split = -1, None
     needs = {n.context_path: n for p in hoistable for n in p.needs}
@@ -120,6 +200,10 @@ def plan_for(
                 "installs chained after `pip install .` need it split into its own RUN"
             )
             return plan
+        if not blocked and _copies_named_files(facts, stage, anchor, run):
+            # `COPY setup.py pkg/version.py ./` then an install that runs them: those files
+            # are copied for the install, on purpose. Nothing a move would win.
+            return None
         plan.applicability = Applicability.DISPLAY_ONLY
         plan.reasons.append(blocked[0] if blocked else "the install needs the code copied above it")
         return plan
