@@ -38,8 +38,13 @@ project) stays below. Unsafe when the move passes a `RUN` that stays in place (i
 may prepare something the install needs) or when `pip install .` is split using the
 static dependencies of `pyproject.toml`. Display-only when the install needs the
 whole source (`-e .` in a requirements file, dynamic dependencies), when a `WORKDIR`
-between them changes where a relative `COPY` lands, or when the code `COPY` uses a
-variable defined between them. Adding `--no-root` (`--no-install-project`) to an
+between them changes where a relative `COPY` lands, when the code `COPY` uses a
+variable defined between them, or when the move would pass another step that installs
+or removes packages (`pip uninstall`, a second install): in the other order they
+install something else. A cleanup chained after the install (`&& conda clean --all`)
+moves with it, so the layer stays as small. No finding for what belongs after the
+code: `pip install --no-deps .`, `poetry install --only-root`, or an install below a
+COPY of single files it runs (`setup.py`, a build script). Adding `--no-root` (`--no-install-project`) to an
 install whose code is not copied yet is unsafe: the project was not installed before
 either (Poetry 1.x skips it with a warning, Poetry 2 and uv fail), but an image that
 needs its entry points must install it after the code COPY.
