@@ -44,10 +44,11 @@ or removes packages (`pip uninstall`, a second install): in the other order they
 install something else. A cleanup chained after the install (`&& conda clean --all`)
 moves with it, so the layer stays as small. No finding for what belongs after the
 code: `pip install --no-deps .`, `poetry install --only-root`, or an install below a
-COPY of single files it runs (`setup.py`, a build script). Adding `--no-root` (`--no-install-project`) to an
-install whose code is not copied yet is unsafe: the project was not installed before
-either (Poetry 1.x skips it with a warning, Poetry 2 and uv fail), but an image that
-needs its entry points must install it after the code COPY.
+COPY of single files it runs (`setup.py`, a build script). Adding `--no-root`
+(`--no-install-project`) to an install whose code is not copied yet is unsafe: the
+project was not installed before either (Poetry 1.x skips it with a warning, Poetry 2
+and uv fail), but an image that needs its entry points must install it after the code
+COPY.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def _scripts_run(facts: Facts, stage: Stage, run: Instruction) -> set[int]:
         if instruction.index >= run.index or plan is None or not plan.from_context:
             continue
         later = [
-            i.value
+            (i.value, i.index in facts.deps.runs)
             for i in stage.instructions
             if i.keyword == "RUN" and instruction.index < i.index < run.index
         ]
@@ -91,14 +91,17 @@ def _scripts_run(facts: Facts, stage: Stage, run: Instruction) -> set[int]:
     return found
 
 
-def _named(source: str, files: frozenset[str], texts: list[str]) -> bool:
-    """A file by its name, a folder by its path (`./scripts/pgsql/install.sh`)."""
+def _named(source: str, files: frozenset[str], runs: list[tuple[str, bool]]) -> bool:
+    """A file by its name, a folder by its path (`./scripts/pgsql/install.sh`); a top
+    folder (`requirements/`) only when an install names a file in it."""
     if source in files:
-        return any(posixpath.basename(source) in text for text in texts)
+        return any(posixpath.basename(source) in text for text, _ in runs)
     bare = source.strip("/").removeprefix("./")
-    if not bare or any(c in bare for c in "*?[") or "/" not in bare:
-        return False  # `.`, a glob, or a top-level folder like `src`: the app's code
-    return any(bare in text for text in texts)
+    if bare.strip("./") == "" or any(c in bare for c in "*?["):
+        return False  # `.` or a glob: the app's code
+    if "/" not in bare:
+        return any(f"{bare}/" in text for text, install in runs if install)
+    return any(bare in text for text, _ in runs)
 
 
 def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
@@ -108,6 +111,21 @@ def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
     if part.blockers:
         return True
     return part.command.installs_project and part.command.tool in ("pip", "pipenv")
+
+
+def _builds_what_it_copies(facts: Facts, anchor: Instruction, run: Instruction) -> bool:
+    """`COPY vendor/sam3 /opt/sam3` then `cd /opt/sam3 && pip install -e .`: the COPY is
+    the package the install builds, not code that happens to sit above it."""
+    plan = facts.deps.copies.get(anchor.index)
+    if plan is None or not plan.sources:
+        return False
+    if any(s.strip("./") == "" or any(c in s for c in "*?[") for s in plan.sources):
+        return False
+    text = run.value
+    dest = plan.dest.rstrip("/")
+    return (dest not in ("", ".") and dest in text) or all(
+        s.strip("/").removeprefix("./") in text for s in plan.sources
+    )
 
 
 def _copies_named_files(facts: Facts, stage: Stage, anchor: Instruction, run: Instruction) -> bool:
@@ -183,7 +201,7 @@ def plan_for(
         return None
     project_parts = [p for p in dep_parts if p.command.installs_project]
     only_project = bool(project_parts) and len(project_parts) == len(dep_parts)
-    if only_project and _dependencies_installed_above(facts, stage, anchor, project_parts):
+    if only_project and _dependencies_installed_above(facts, stage, anchor, project_parts, plans):
         return None  # already split: dependencies above, the project after the code
     plan = Plan(run, anchor, applicability, reasons, needs=tuple(needs.values()))
     if not hoistable:
@@ -200,7 +218,9 @@ def plan_for(
                 "installs chained after `pip install .` need it split into its own RUN"
             )
             return plan
-        if not blocked and _copies_named_files(facts, stage, anchor, run):
+        if _builds_what_it_copies(facts, anchor, run) or (
+            not blocked and _copies_named_files(facts, stage, anchor, run)
+        ):
             # `COPY setup.py pkg/version.py ./` then an install that runs them: those files
             # are copied for the install, on purpose. Nothing a move would win.
             return None
@@ -294,13 +314,27 @@ def _split_pip_project(facts: Facts, plan: Plan, runfacts: RunFacts, position: i
 
 
 def _dependencies_installed_above(
-    facts: Facts, stage: Stage, anchor: Instruction, parts: list[InstallPart]
+    facts: Facts,
+    stage: Stage,
+    anchor: Instruction,
+    parts: list[InstallPart],
+    plans: dict[int, Plan] | None = None,
 ) -> bool:
-    """True when a RUN above the code COPY already installs what these need but the project."""
+    """True when a RUN above the code COPY already installs what these need but the project.
+
+    An install that MLF201 moves above the code COPY itself (in `plans`) counts: once it
+    has moved, the project install below the code is the pattern, not a finding.
+    """
+    moving = {
+        index
+        for index, plan in (plans or {}).items()
+        if plan.applicability is not Applicability.DISPLAY_ONLY and plan.hoisted_text is None
+    }
     above = [
         part
         for instruction in stage.instructions
-        if instruction.index < anchor.index and instruction.index in facts.deps.runs
+        if (instruction.index < anchor.index or instruction.index in moving)
+        and instruction.index in facts.deps.runs
         for part in facts.deps.runs[instruction.index].parts
     ]
     for part in parts:
@@ -339,7 +373,9 @@ def _trim_tail(text: str, escape: str) -> str:
 
 def _without_cache_mounts(head: str) -> str:
     """`RUN` and its flags without cache mounts: the part that stays installs nothing."""
-    return re.sub(r"--mount=(?=\S*\btype=cache\b)\S+(?:[ \t]+|[\\`][ \t]*\r?\n[ \t]*)", "", head)
+    return re.sub(
+        r"--mount=(?=\S*\btype=cache\b)\S+(?:[ \t]*[\\`][ \t]*\r?\n[ \t]*|[ \t]+)", "", head
+    )
 
 
 def _trim_head(text: str, escape: str) -> str:

@@ -160,18 +160,14 @@ def allowed_from_findings(
     return Allowed(frozenset(edited), tuple(ignored), tuple(caches), mounts)
 
 
-def _hardlink_copy(src: Path, dst: Path) -> None:
-    def link(source: str, target: str) -> None:
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)
-
-    shutil.copytree(src, dst, symlinks=True, copy_function=link)
+def _copy_tree(src: Path, dst: Path) -> None:
+    """A real copy, never hard links: a linked fixture file has two names while the run
+    lasts, and mlfix shows (does not apply) a fix to a file with more than one name."""
+    shutil.copytree(src, dst, symlinks=True)
 
 
 def _rewrite(path: Path, data: bytes) -> None:
-    """Write a copy's file without touching the hard-linked original."""
+    """Write a copy's file (replaced, so nothing else that shares it changes)."""
     path.unlink(missing_ok=True)
     path.write_bytes(data)
 
@@ -239,7 +235,7 @@ class Oracle:
         self, root: Path, dockerfile: str, context: str, target: str | None, name: str
     ) -> Built:
         copy = self.workdir / f"{name}-{uuid.uuid4().hex[:8]}"
-        _hardlink_copy(root, copy)
+        _copy_tree(root, copy)
         path = copy / dockerfile
         text = path.read_bytes().decode("utf-8", "surrogateescape")
         _rewrite(path, stub_dockerfile(text, self.stub, target).encode("utf-8", "surrogateescape"))

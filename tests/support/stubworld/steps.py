@@ -89,7 +89,8 @@ def install_steps(log: str) -> list[InstallStep]:
             continue
         text = re.sub(r"\s+", " ", match.group("text"))
         # BuildKit prints `RUN\tpip` as `RUN\tPIP` (it upper-cases the first word).
-        if is_dependency_install(text[3:].lower()):
+        command = re.sub(r"^(?:\s*--\S+)*", "", text[3:])  # RUN's own flags (--mount=...)
+        if is_dependency_install(command.lower()):
             out.append(InstallStep(match.group("stage") or "", text, step.cached))
     return out
 
