@@ -42,7 +42,16 @@ from mlfix.scan import (
     start_script,
 )
 from mlfix.textio import read_text
-from mlfix.weights import cache, cards, fastembed, includes, startup, tokens, validate
+from mlfix.weights import (
+    cache,
+    cards,
+    fastembed,
+    idle,
+    includes,
+    startup,
+    tokens,
+    validate,
+)
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (
@@ -271,6 +280,7 @@ class Gatherer:
         self.states = effective(model)
         self.app = app_stage(model, getattr(target, "build_target", None))
         self.argv: dict[str, tuple[str, ...]] = {}  # the start command's script: its arguments
+        self.idle: str | None = None  # why the image starts none of the project's code
 
     # -- reading the context --------------------------------------------------------------
 
@@ -643,7 +653,9 @@ class Gatherer:
         final = final_state(model, self.app, self.states)
         set_env = {k: v for k, v in env.items() if v}
         self.argv = self.start_argv(set_env)
-        refs = self.scan(set_env, scan_versions)
+        # An image that starts none of the project's code loads none of its models.
+        self.idle = idle.idle_reason(self.app, lambda s: _parent_stage(model, s))
+        refs = () if self.idle else self.scan(set_env, scan_versions)
         refs = self.edited(refs, set_env, scan_versions)
         refs = (*refs, *self.start_refs(set_env, scan_versions))
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]

@@ -1,0 +1,67 @@
+"""Images whose start command runs none of the project's code.
+
+MLF301 bakes what the app loads when the container starts. Some images start nothing of
+the project: a development image whose CMD is an interactive shell (`bash`, `conda run -n
+env bash`), one that only sleeps, one whose Dockerfile sets no CMD or ENTRYPOINT at all so
+the base image's own command runs (a Python REPL, a shell). The models the project's files
+name are then loaded, if ever, by commands a user types; baking them adds gigabytes (and a
+gated repository breaks the build) for a run that never happens. Such an image gets no
+bake from the scanned code; its start command's own downloads still count.
+
+Base images that do run the project's code without a CMD in the Dockerfile (the FastAPI /
+gunicorn images that start `/app/main.py`) keep the usual scan.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Sequence
+
+from mlfix.dockerfile.model import Stage
+from mlfix.weights.startup import SHELLS, start_command, unwrap
+
+# Bases whose own CMD starts an app from the project's files (tiangolo's images run
+# /app/main.py or app/main.py with uvicorn or gunicorn).
+_APP_RUNNER_HINTS = ("tiangolo/", "uvicorn-gunicorn", "meinheld-gunicorn", "gunicorn-flask")
+_SHELL_FLAGS = frozenset({"-l", "-i", "--login", "-il", "-li", "--norc", "--noprofile"})
+_IDLERS = frozenset({"sleep", "true"})
+# `conda run -n env CMD`, `mamba run -p /env CMD`: the options before CMD take a value.
+_ENV_RUNNERS = frozenset({"conda", "mamba", "micromamba"})
+_ENV_RUNNER_VALUE_FLAGS = frozenset({"-n", "--name", "-p", "--prefix", "--cwd"})
+
+
+def _strip_env_runner(argv: Sequence[str]) -> list[str]:
+    rest = list(argv)
+    if len(rest) >= 2 and posixpath.basename(rest[0]) in _ENV_RUNNERS and rest[1] == "run":
+        rest = rest[2:]
+        while rest and rest[0].startswith("-"):
+            rest = rest[2:] if rest[0] in _ENV_RUNNER_VALUE_FLAGS else rest[1:]
+    return rest
+
+
+def _root_base(stage: Stage, parent: Callable[[Stage], Stage | None]) -> str:
+    current = stage
+    while (up := parent(current)) is not None:
+        current = up
+    return current.base
+
+
+def idle_reason(stage: Stage, parent: Callable[[Stage], Stage | None]) -> str | None:
+    """Why the image `stage` builds starts none of the project's code, or None."""
+    found = start_command(stage, parent)
+    if found is None:
+        base = _root_base(stage, parent).lower()
+        if any(hint in base for hint in _APP_RUNNER_HINTS):
+            return None
+        return "the Dockerfile sets no CMD or ENTRYPOINT, so the image starts its base's command"
+    argv = _strip_env_runner(unwrap(found[1]))
+    if len(argv) == 3 and posixpath.basename(argv[0]) in SHELLS and argv[1] == "-c":
+        argv = _strip_env_runner(unwrap(argv[2].split()))  # `CMD bash`: sh -c "bash"
+    if not argv:
+        return None
+    program = posixpath.basename(argv[0])
+    if program in SHELLS and all(arg in _SHELL_FLAGS for arg in argv[1:]):
+        return f"the image starts an interactive shell ({' '.join(found[1])})"
+    if program in _IDLERS or (program == "tail" and argv[1:] == ["-f", "/dev/null"]):
+        return f"the image starts `{' '.join(found[1])}`, which runs no project code"
+    return None

@@ -1,0 +1,60 @@
+"""Which images start none of the project's code (`weights.idle`): their scanned names are
+not baked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlfix.dockerfile.model import DockerfileModel, Stage, parse
+from mlfix.weights.idle import idle_reason
+
+
+def _app(text: str) -> tuple[DockerfileModel, Stage]:
+    model = parse(text, Path("Dockerfile"))
+    return model, model.stages[-1]
+
+
+def _reason(text: str) -> str | None:
+    model, stage = _app(text)
+
+    def parent(s: Stage) -> Stage | None:
+        named = [o for o in model.stages if o.index < s.index and o.name == s.base]
+        return named[-1] if named else None
+
+    return idle_reason(stage, parent)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        'CMD ["bash"]',
+        "CMD bash",
+        'CMD ["/bin/bash", "-l"]',
+        'CMD ["conda", "run", "-n", "py310", "bash"]',
+        'ENTRYPOINT ["tini", "--"]\nCMD ["sleep", "infinity"]',
+        'CMD ["tail", "-f", "/dev/null"]',
+        "",  # no start command: the base image's own (a REPL here)
+    ],
+)
+def test_images_that_start_no_project_code(tail: str) -> None:
+    assert _reason(f"FROM python:3.11-slim\nCOPY . /app\n{tail}\n") is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'FROM python:3.11-slim\nCOPY . /app\nCMD ["python", "app.py"]\n',
+        'FROM python:3.11-slim\nCOPY . /app\nCMD ["bash", "-c", "python app.py"]\n',
+        'FROM python:3.11-slim\nCOPY . /app\nCMD ["bash", "start.sh"]\n',
+        'FROM python:3.11-slim\nCOPY . /app\nCMD ["tail", "-f", "app.log"]\n',
+        'FROM python:3.11-slim\nCOPY . /app\nENTRYPOINT ["uvicorn", "main:app"]\n',
+        # tiangolo's images run /app/main.py themselves
+        "FROM tiangolo/uvicorn-gunicorn-fastapi:python3.11\nCOPY ./app /app\n",
+        # the start command is inherited from the stage the image builds on
+        'FROM python:3.11-slim AS base\nCMD ["python", "app.py"]\nFROM base\nCOPY . /app\n',
+    ],
+)
+def test_images_that_start_project_code(text: str) -> None:
+    assert _reason(text) is None
