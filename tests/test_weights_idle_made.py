@@ -1,5 +1,5 @@
-"""Which images start none of the project's code (`weights.idle`): their scanned names are
-not baked."""
+"""Which images start none of the project's code (`weights.idle`), and which names are
+folders a RUN step creates (`weights.made`): both decide that a scanned name is not baked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from mlfix.dockerfile.model import DockerfileModel, Stage, parse
 from mlfix.weights.idle import idle_reason
+from mlfix.weights.made import is_made, made_paths
 
 
 def _app(text: str) -> tuple[DockerfileModel, Stage]:
@@ -58,3 +59,35 @@ def test_images_that_start_no_project_code(tail: str) -> None:
 )
 def test_images_that_start_project_code(text: str) -> None:
     assert _reason(text) is None
+
+
+def test_paths_run_steps_create() -> None:
+    runs = [
+        ("/app", ["unzip", "m.zip", "-d", "./src/roberta-model"]),
+        ("/app", ["git", "clone", "--depth", "1", "https://example.invalid/x/encoder.git"]),
+        ("/app", ["git", "clone", "https://example.invalid/x/y.git", "models/y"]),
+        ("/", ["wget", "-O", "/opt/w/model.bin", "https://example.invalid/m.bin"]),
+        ("/app", ["cp", "-r", "vendor/enc", "weights/enc"]),
+        ("/app", ["mkdir", "-p", "/app/cache"]),
+        ("/app", ["hf", "download", "org/name", "--local-dir", "local/name"]),
+        ("/app", ["echo", "org/other"]),  # names, creates nothing
+        ("/app", ["hf", "download", "org/name"]),  # into the cache, not at a path
+    ]
+    assert made_paths(runs) == {
+        "/app/src/roberta-model",
+        "/app/encoder",
+        "/app/models/y",
+        "/opt/w/model.bin",
+        "/app/weights/enc",
+        "/app/cache",
+        "/app/local/name",
+    }
+
+
+def test_a_name_is_made_only_when_it_is_the_created_path() -> None:
+    paths = made_paths([("/app", ["unzip", "m.zip", "-d", "models"]), ("/", ["mkdir", "/srv/org"])])
+    assert is_made("models", "/app", paths)
+    assert is_made("./models", "/app", paths)
+    assert not is_made("models/x", "/app", paths)  # inside: the archive's layout is unknown
+    assert not is_made("org/name", "/srv", paths)
+    assert not is_made("models", "/srv", paths)  # read from another WORKDIR

@@ -48,6 +48,7 @@ from mlfix.weights import (
     fastembed,
     idle,
     includes,
+    made,
     startup,
     tokens,
     validate,
@@ -658,6 +659,7 @@ class Gatherer:
         refs = () if self.idle else self.scan(set_env, scan_versions)
         refs = self.edited(refs, set_env, scan_versions)
         refs = (*refs, *self.start_refs(set_env, scan_versions))
+        refs = self.made_local(refs, final.workdir)
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
         rejected = [(r, why) for r in hub_refs if (why := validate.ref_problem(r))]
         hub_refs = [r for r in hub_refs if all(r is not bad for bad, _ in rejected)]
@@ -804,6 +806,28 @@ class Gatherer:
             logins=tokens.logins(model, self.reads_hub(scan_versions)),
             compose=self.compose_service() if self.settings.weights == "volume" else None,
             versions=versions,
+        )
+
+    def made_local(self, refs: tuple[ModelRef, ...], workdir: str) -> tuple[ModelRef, ...]:
+        """The refs, with a name that is a path a RUN of the app's stages creates (an
+        unzipped or cloned model folder) turned local (`made`)."""
+        runs: list[tuple[str, list[str]]] = []
+        stage: Stage | None = self.app
+        while stage is not None:
+            for instruction in stage.instructions:
+                if instruction.keyword == "RUN":
+                    workdir_then = self.states[instruction.index].workdir
+                    for command in _commands_of(self.model, instruction):
+                        runs.append((workdir_then, [w.value for w in command.words]))
+            stage = _parent_stage(self.model, stage)
+        paths = made.made_paths(runs)
+        if not paths:
+            return refs
+        return tuple(
+            replace(r, kind=RefKind.LOCAL, repo_id=None, local_path=r.repo_id)
+            if r.kind is RefKind.HUB and r.repo_id and made.is_made(r.repo_id, workdir, paths)
+            else r
+            for r in refs
         )
 
     def start_refs(
