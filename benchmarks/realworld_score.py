@@ -125,7 +125,9 @@ def score_models(
         allowed |= spellings
         if model.get("knowable") and model.get("hub"):
             labelled.setdefault(repo_id, set()).update(spellings)
-    forbidden = {str(n.get("name")) for n in entry.get("not_hub", [])}
+    # `not_hub` is per repository: a name it lists for another Dockerfile's app (the same
+    # model, not loaded by that image) stays allowed where this Dockerfile's app loads it.
+    forbidden = {str(n.get("name")) for n in entry.get("not_hub", [])} - set(labelled)
     present = set(downloads)
     for repo_id, spellings in sorted(labelled.items()):
         hit = bool(spellings & set(baked)) or bool(spellings & present)
