@@ -61,6 +61,26 @@ def test_images_that_start_project_code(text: str) -> None:
     assert _reason(text) is None
 
 
+WRAPPER = '#!/bin/bash\nif [ -f /env.sh ]; then\n    source /env.sh\nfi\n\nexec "$@"\n'
+
+
+@pytest.mark.parametrize(
+    ("tail", "text", "idle"),
+    [
+        ("", WRAPPER, True),  # ENTRYPOINT resets the base's CMD: "$@" is empty
+        ('CMD ["python", "app.py"]', WRAPPER, False),
+        ("", WRAPPER.replace("fi\n", "fi\npython warm.py &\n"), False),
+        ("", "#!/bin/sh\nexec python serve.py\n", False),
+    ],
+)
+def test_an_entrypoint_that_only_passes_its_arguments(tail: str, text: str, idle: bool) -> None:
+    _model, stage = _app(
+        f'FROM python:3.11-slim\nCOPY . /app\nENTRYPOINT ["/app/entry.sh"]\n{tail}\n'
+    )
+    read = {"/app/entry.sh": text}.get
+    assert (idle_reason(stage, lambda s: None, read) is not None) is idle
+
+
 def test_paths_run_steps_create() -> None:
     runs = [
         ("/app", ["unzip", "m.zip", "-d", "./src/roberta-model"]),

@@ -655,7 +655,9 @@ class Gatherer:
         set_env = {k: v for k, v in env.items() if v}
         self.argv = self.start_argv(set_env)
         # An image that starts none of the project's code loads none of its models.
-        self.idle = idle.idle_reason(self.app, lambda s: _parent_stage(model, s))
+        self.idle = idle.idle_reason(
+            self.app, lambda s: _parent_stage(model, s), self.start_script_text
+        )
         refs = () if self.idle else self.scan(set_env, scan_versions)
         refs = self.edited(refs, set_env, scan_versions)
         refs = (*refs, *self.start_refs(set_env, scan_versions))
@@ -830,6 +832,34 @@ class Gatherer:
             for r in refs
         )
 
+    def image_file(self, image_path: str) -> str | None:
+        """The context file a COPY of the app's stages put at `image_path`."""
+        stage: Stage | None = self.app
+        while stage is not None:
+            end = replace(stage.instructions[-1], index=stage.instructions[-1].index + 1)
+            rel = self.context_path(stage, end, image_path)
+            if rel is not None:
+                return rel
+            stage = _parent_stage(self.model, stage)
+        return None
+
+    def start_script_text(self, image_path: str) -> str | None:
+        """The text of the script at `image_path` (relative: from the final WORKDIR)."""
+        final = final_state(self.model, self.app, self.states)
+        rel = self.image_file(posixpath.normpath(posixpath.join(final.workdir, image_path)))
+        return self.read_script(rel) if rel is not None else None
+
+    def read_script(self, rel: str) -> str | None:
+        """A start script's text; None for a missing, binary or oversized file."""
+        path = self.root / rel
+        if not path.is_file() or path.stat().st_size > startup.MAX_SCRIPT_BYTES:
+            return None
+        try:
+            text: str | None = self.documents.text(path)
+        except MlfixError:  # a binary the start command runs is no script
+            return None
+        return text
+
     def start_refs(
         self, env: Mapping[str, str], versions: Mapping[str, str]
     ) -> tuple[ModelRef, ...]:
@@ -839,27 +869,7 @@ class Gatherer:
             return ()
         instruction, argv = found
         final = final_state(self.model, self.app, self.states)
-
-        def where(image_path: str) -> str | None:
-            stage: Stage | None = self.app
-            while stage is not None:
-                end = replace(stage.instructions[-1], index=stage.instructions[-1].index + 1)
-                rel = self.context_path(stage, end, image_path)
-                if rel is not None:
-                    return rel
-                stage = _parent_stage(self.model, stage)
-            return None
-
-        def read(rel: str) -> str | None:
-            path = self.root / rel
-            if not path.is_file() or path.stat().st_size > startup.MAX_SCRIPT_BYTES:
-                return None
-            try:
-                text: str | None = self.documents.text(path)
-            except MlfixError:  # a binary the start command runs is no script
-                return None
-            return text
-
+        where, read = self.image_file, self.read_script
         scan = startup.StartScan(self.root, env, versions, read, where)
         start = startup.Start(instruction, argv, final.workdir)
         return tuple(scan.refs(start, self.target.dockerfile))

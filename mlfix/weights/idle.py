@@ -15,6 +15,7 @@ gunicorn images that start `/app/main.py`) keep the usual scan.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable, Sequence
 
 from mlfix.dockerfile.model import Stage
@@ -25,6 +26,10 @@ from mlfix.weights.startup import SHELLS, start_command, unwrap
 _APP_RUNNER_HINTS = ("tiangolo/", "uvicorn-gunicorn", "meinheld-gunicorn", "gunicorn-flask")
 _SHELL_FLAGS = frozenset({"-l", "-i", "--login", "-il", "-li", "--norc", "--noprofile"})
 _IDLERS = frozenset({"sleep", "true"})
+# A wrapper line that starts a program (rather than setting up the environment).
+_STARTS = re.compile(
+    r"\b(?:python\d*(?:\.\d+)?|uvicorn|gunicorn|streamlit|fastapi|flask|node|java)\b"
+)
 # `conda run -n env CMD`, `mamba run -p /env CMD`: the options before CMD take a value.
 _ENV_RUNNERS = frozenset({"conda", "mamba", "micromamba"})
 _ENV_RUNNER_VALUE_FLAGS = frozenset({"-n", "--name", "-p", "--prefix", "--cwd"})
@@ -46,8 +51,23 @@ def _root_base(stage: Stage, parent: Callable[[Stage], Stage | None]) -> str:
     return current.base
 
 
-def idle_reason(stage: Stage, parent: Callable[[Stage], Stage | None]) -> str | None:
-    """Why the image `stage` builds starts none of the project's code, or None."""
+def _passes_its_arguments_only(text: str) -> bool:
+    """A wrapper script whose last command is `exec "$@"` and that starts nothing else:
+    with no arguments it sets up the environment and exits."""
+    lines = [line.strip() for line in text.splitlines()]
+    commands = [line for line in lines if line and not line.startswith("#")]
+    if not commands or commands[-1] not in ('exec "$@"', "exec $@", 'exec "${@}"'):
+        return False
+    return not any(_STARTS.search(line) for line in commands[:-1])
+
+
+def idle_reason(
+    stage: Stage,
+    parent: Callable[[Stage], Stage | None],
+    script: Callable[[str], str | None] = lambda _path: None,
+) -> str | None:
+    """Why the image `stage` builds starts none of the project's code, or None.
+    `script` reads a file of the image (a path as the start command spells it)."""
     found = start_command(stage, parent)
     if found is None:
         base = _root_base(stage, parent).lower()
@@ -64,4 +84,8 @@ def idle_reason(stage: Stage, parent: Callable[[Stage], Stage | None]) -> str | 
         return f"the image starts an interactive shell ({' '.join(found[1])})"
     if program in _IDLERS or (program == "tail" and argv[1:] == ["-f", "/dev/null"]):
         return f"the image starts `{' '.join(found[1])}`, which runs no project code"
+    if len(argv) == 1 and found[0].keyword == "ENTRYPOINT":
+        text = script(argv[0])
+        if text is not None and _passes_its_arguments_only(text):
+            return f"the image's ENTRYPOINT {argv[0]} runs the command it is given, and no CMD"
     return None
