@@ -61,6 +61,13 @@ def test_images_that_start_project_code(text: str) -> None:
     assert _reason(text) is None
 
 
+def test_no_start_command_but_a_script_copied_by_name() -> None:
+    """`COPY finetune.py .` and no CMD: the image exists to run that script by hand."""
+    _model, stage = _app("FROM python:3.11-slim\nCOPY finetune.py .\n")
+    assert idle_reason(stage, lambda s: None, copies_scripts=True) is None
+    assert idle_reason(stage, lambda s: None, copies_scripts=False) is not None
+
+
 WRAPPER = '#!/bin/bash\nif [ -f /env.sh ]; then\n    source /env.sh\nfi\n\nexec "$@"\n'
 
 

@@ -65,13 +65,16 @@ def idle_reason(
     stage: Stage,
     parent: Callable[[Stage], Stage | None],
     script: Callable[[str], str | None] = lambda _path: None,
+    copies_scripts: bool = False,
 ) -> str | None:
     """Why the image `stage` builds starts none of the project's code, or None.
-    `script` reads a file of the image (a path as the start command spells it)."""
+    `script` reads a file of the image (a path as the start command spells it);
+    `copies_scripts`: the Dockerfile COPYs Python files by name (`COPY train.py .`), so
+    without a start command the image is still made to run them."""
     found = start_command(stage, parent)
     if found is None:
         base = _root_base(stage, parent).lower()
-        if any(hint in base for hint in _APP_RUNNER_HINTS):
+        if copies_scripts or any(hint in base for hint in _APP_RUNNER_HINTS):
             return None
         return "the Dockerfile sets no CMD or ENTRYPOINT, so the image starts its base's command"
     argv = _strip_env_runner(unwrap(found[1]))
