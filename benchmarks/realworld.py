@@ -178,7 +178,8 @@ def run_repo(entry: dict[str, Any], corpus: Path, tmp: Path, oracle: Any) -> Rep
         result.tallies["MLF102"].add(score_junk(df.get("mlf102") or [], mine, name))
         result.tallies["MLF201"].add(score_bool(df.get("mlf201"), "MLF201" in codes, name))
         baked = baked_models(mine, fixed_text)
-        result.tallies["models"].add(score_models(entry, df["path"], baked, name))
+        downloads = df.get("downloads") or []
+        result.tallies["models"].add(score_models(entry, df["path"], baked, name, downloads))
         if oracle is not None and (original / df["path"]).is_file():
             try:
                 verdict = oracle.check(

@@ -94,12 +94,23 @@ def baked_models(mine: Iterable[Mapping[str, Any]], fixed_text: str | None) -> l
 
 
 def score_models(
-    entry: Mapping[str, Any], dockerfile: str, baked: Sequence[str], name: str
+    entry: Mapping[str, Any],
+    dockerfile: str,
+    baked: Sequence[str],
+    name: str,
+    downloads: Sequence[str] = (),
 ) -> Tally:
     """Knowable hub models labelled for this Dockerfile: baked or missed; a bake of a repo no
-    label names (or that a ``not_hub``/``downloads`` label says must not be baked) is extra."""
+    label names (or that a ``not_hub``/``downloads`` label says must not be baked) is extra.
+
+    A model the Dockerfile already downloads (its ``downloads`` label) is in the image
+    without a bake, so it counts as found when mlfix leaves it alone and as extra when
+    mlfix downloads it again. A bake is matched by the repo id or by the name as written
+    (``distilgpt2`` is cached under that name, not under the id the hub redirects to).
+    """
     tally = Tally()
-    labelled, allowed = set(), set()
+    labelled: dict[str, set[str]] = {}
+    allowed = set()
     for model in entry.get("models", []):
         where = model.get("dockerfile")
         if where and _norm(where) != _norm(dockerfile):
@@ -107,13 +118,21 @@ def score_models(
         repo_id = model.get("repo_id")
         if not repo_id:
             continue
-        allowed.add(repo_id)
+        spellings = {repo_id}
+        written = model.get("as_written")
+        if isinstance(written, str) and re.fullmatch(r"[\w.-]+(/[\w.-]+)?", written):
+            spellings.add(written)
+        allowed |= spellings
         if model.get("knowable") and model.get("hub"):
-            labelled.add(repo_id)
-    forbidden = {str(n.get("name")) for n in entry.get("not_hub", [])}
-    for repo_id in sorted(labelled):
-        (tally.found if repo_id in baked else tally.missed).append(f"{name}: {repo_id}")
+            labelled.setdefault(repo_id, set()).update(spellings)
+    # `not_hub` is per repository: a name it lists for another Dockerfile's app (the same
+    # model, not loaded by that image) stays allowed where this Dockerfile's app loads it.
+    forbidden = {str(n.get("name")) for n in entry.get("not_hub", [])} - set(labelled)
+    present = set(downloads)
+    for repo_id, spellings in sorted(labelled.items()):
+        hit = bool(spellings & set(baked)) or bool(spellings & present)
+        (tally.found if hit else tally.missed).append(f"{name}: {repo_id}")
     for repo_id in baked:
-        if repo_id not in allowed or repo_id in forbidden:
+        if repo_id not in allowed or repo_id in forbidden or repo_id in present:
             tally.extra.append(f"{name}: {repo_id}")
     return tally

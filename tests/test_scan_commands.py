@@ -172,3 +172,16 @@ def test_a_script_run_by_the_dockerfile_is_scanned_with_scan_file() -> None:
     [script] = facts.scripts
     [ref] = scan_file(root / script, root=root).refs
     assert (ref.repo_id, ref.path, ref.exact) == ("acme/downloaded-at-build", Path(script), False)
+
+
+def test_a_python_c_snippet_reports_the_modules_it_imports() -> None:
+    """`python -c "from app.model import load; load()"` runs app/model.py: the caller scans
+    it (if the context holds it) so the model it loads counts as baked."""
+    facts = scan_run_command(
+        'python -c "import json; from app.model import load; load()"', path=Path("Dockerfile")
+    )
+    assert facts.scripts == ("json.py", "json/__init__.py", "app/model.py", "app/model/__init__.py")
+    relative = scan_run_command('python -c "from .x import y"', path=Path("Dockerfile"))
+    assert relative.scripts == ()
+    broken = scan_run_command('python -c "from app import ("', path=Path("Dockerfile"))
+    assert broken.scripts == ()

@@ -554,3 +554,40 @@ def test_cross_encoder_short_names_follow_the_pinned_release() -> None:
     )
     old = one(st, versions={"sentence-transformers": "2.7.0"})
     assert old.repo_id == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_fastapi_depends_is_what_the_dependency_returns() -> None:
+    ref = one(
+        """
+        from fastapi import Depends
+        from transformers import AutoModel
+
+        def settings():
+            return "acme/from-dependency"
+
+        def route(name: str = Depends(settings)):
+            return AutoModel.from_pretrained(name)
+        """
+    )
+    assert ref.kind is RefKind.HUB and ref.repo_id == "acme/from-dependency"
+
+
+def test_objects_from_different_calls_still_disagree() -> None:
+    """One object reached along two paths is one value; two constructions are not, even of
+    one class (their fields may differ)."""
+    ref = one(
+        """
+        import random
+        from transformers import AutoModel
+
+        class Cfg:
+            def __init__(self, name):
+                self.name = name
+
+        cfg = Cfg("acme/one")
+        if random.random() > 0.5:
+            cfg = Cfg("acme/two")
+        AutoModel.from_pretrained(cfg.name)
+        """
+    )
+    assert ref.kind is RefKind.UNRESOLVED

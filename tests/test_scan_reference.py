@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from mlfix.scan import ModelRef, scan_repo
+from mlfix.scan import ModelRef, guards, scan_repo
 from mlfix.scan.build import RefBuilder
 from mlfix.scan.classify import classify
 from mlfix.scan.loaders import CANDIDATE_NAMES
@@ -40,8 +40,14 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
     }
 
 
-def _calls(source: SourceFile, node: ast.AST, scope: Scope) -> Iterator[tuple[ast.Call, Scope]]:
-    """Every call under `node` (itself included), with the scope it runs in."""
+Guards = tuple[tuple[guards.Guard, Scope], ...]
+
+
+def _calls(
+    source: SourceFile, node: ast.AST, scope: Scope, around: Guards = ()
+) -> Iterator[tuple[ast.Call, Scope, Guards]]:
+    """Every call under `node` (itself included), with the scope it runs in and the
+    `if x == "v"` branches around it (outermost first)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         outer: list[ast.AST] = [*node.decorator_list]
         if isinstance(node, ast.ClassDef):
@@ -49,15 +55,44 @@ def _calls(source: SourceFile, node: ast.AST, scope: Scope) -> Iterator[tuple[as
         else:
             outer += [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]
         for item in outer:
-            yield from _calls(source, item, scope)
+            yield from _calls(source, item, scope, around)
         inner = source.scope(node, scope)
         for stmt in node.body:
-            yield from _calls(source, stmt, inner)
+            yield from _calls(source, stmt, inner, around)
         return
     if isinstance(node, ast.Call):
-        yield node, scope
+        yield node, scope, around
+    if isinstance(node, ast.If):
+        top = around[-1][0] if around else None
+        found = guards.equality(node.test)
+        inherited = bool(
+            top is not None
+            and not top.positive
+            and top.chained
+            and found is not None
+            and ast.dump(found[0]) == ast.dump(top.subject)
+        )
+        pair = guards.branch_guards(node, inherited)
+        yield from _calls(source, node.test, scope, around)
+        for guard, body in zip(pair or (None, None), (node.body, node.orelse), strict=True):
+            inside = (*around, (guard, scope)) if guard is not None else around
+            for stmt in body:
+                yield from _calls(source, stmt, scope, inside)
+        return
     for child in ast.iter_child_nodes(node):
-        yield from _calls(source, child, scope)
+        yield from _calls(source, child, scope, around)
+
+
+def _guarded(refs: list[ModelRef], around: Guards, evaluator: Evaluator) -> Iterator[ModelRef]:
+    for ref in refs:
+        kept: ModelRef | None = ref
+        for guard, scope in reversed(around):
+            kept = guards.apply(ref, guard, evaluator.eval(guard.subject, scope))
+            if kept is None:
+                break
+            ref = kept
+        if kept is not None:
+            yield kept
 
 
 def reference(root: Path, env: dict[str, str] | None = None) -> list[ModelRef]:
@@ -80,10 +115,10 @@ def reference(root: Path, env: dict[str, str] | None = None) -> list[ModelRef]:
             _calls(source, source.tree, source.module_scope),
             key=lambda item: (item[0].lineno, item[0].col_offset),
         )
-        for call, scope in found:
+        for call, scope, around in found:
             match = classify(call, scope, evaluator, aliases)
             if match is not None:
-                refs.extend(builder.refs(call, match, scope))
+                refs.extend(_guarded(builder.refs(call, match, scope), around, evaluator))
     project.close()
     return refs
 

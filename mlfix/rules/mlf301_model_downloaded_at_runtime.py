@@ -68,6 +68,14 @@ and new downloads join it.
 When the Dockerfile passes a Hugging Face token (see MLF303), the downloads read it from
 the BuildKit secret `hf_token`, so gated and private repos can be baked.
 
+Not every name the code spells is baked. An image that starts none of the project's code
+(its CMD is an interactive shell or `sleep`, its ENTRYPOINT a wrapper that only runs
+`exec "$@"` with no CMD, or the Dockerfile sets no start command on a base that does not
+run the app itself) gets nothing from the scanned code. A name that is the path a RUN step
+creates below the WORKDIR (`unzip -d`, `git clone`, a `cp`/`mv` target) is a local folder.
+In `if size == "small": ... elif size == "large": ...` only the branch the value selects
+is baked; when the value cannot be read, the alternatives are MLF304s, not all baked.
+
 Loaders that reach the network even with the files cached (llama-cpp's
 `Llama.from_pretrained`, `pipeline(model=...)` without a task) are MLF305's: MLF301 still
 bakes their files, and leaves `HF_HUB_OFFLINE` unset while they are in the code.

@@ -9,6 +9,7 @@ caller scans the script). The shell is read, never run, by `mlfix.dockerfile.she
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -217,6 +218,27 @@ def _python_target(argv: Sequence[Word]) -> tuple[str, str] | None:
     return None
 
 
+def _snippet_imports(code: str) -> list[str]:
+    """The files a `python -c` snippet's absolute imports would run if they are the
+    project's (`from app.model import load; load()` runs app/model.py), relative to the
+    WORKDIR, which is on `sys.path` for `-c`. The caller keeps those in the context."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+    found: list[str] = []
+    for name in dict.fromkeys(names):
+        path = name.replace(".", "/")
+        found += [f"{path}.py", f"{path}/__init__.py"]
+    return found
+
+
 def scan_run_command(
     command: str | Sequence[str],
     *,
@@ -269,6 +291,7 @@ def scan_run_command(
             )
             refs.extend(replace(ref, path=path) for ref in result.refs)
             problems.extend(replace(problem, path=path) for problem in result.problems)
+            scripts.extend(_snippet_imports(value))
         elif kind == "-m":
             modules.append(value)
         else:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
+from mlfix.scan import guards
 from mlfix.scan.build import RefBuilder
 from mlfix.scan.classify import classify
 from mlfix.scan.loaders import CANDIDATE_NAMES
@@ -24,6 +25,7 @@ from mlfix.scan.prefilter import may_load_models, needle_lines, read_bytes
 from mlfix.scan.refs import ModelRef, ScanProblem, ScanResult
 from mlfix.scan.resolve import MAX_EVALS, Evaluator, Project
 from mlfix.scan.source import MAX_NESTING, Scope, SourceFile
+from mlfix.scan.values import Value
 from mlfix.textio import ERRORS
 
 EMPTY_ENV: MappingABC[str, str] = MappingProxyType({})
@@ -47,6 +49,8 @@ class ModelVisitor:
         self.aliases = self._loader_aliases()
         self.builder = RefBuilder(source, evaluator)
         self.lines = sorted({*needle_lines(source.data), *self._alias_lines()})
+        self.guards: list[tuple[guards.Guard, Scope]] = []  # the `if x == "v"` branches around
+        self.guard_values: dict[int, Value] = {}
 
     def _alias_lines(self) -> Iterator[int]:
         if not self.aliases:
@@ -99,7 +103,24 @@ class ModelVisitor:
                     [*decorators, *stmt.bases, *(k.value for k in stmt.keywords)], scope
                 )
                 self._block(stmt.body, self.source.scope(stmt, scope), depth + 1)
-            elif isinstance(stmt, (ast.If, ast.While)):
+            elif isinstance(stmt, ast.If):
+                self._expressions([stmt.test], scope)
+                top = self.guards[-1][0] if self.guards else None
+                inherited = (
+                    top is not None
+                    and not top.positive
+                    and top.chained
+                    and (found := guards.equality(stmt.test)) is not None
+                    and ast.dump(found[0]) == ast.dump(top.subject)
+                )
+                pair = guards.branch_guards(stmt, bool(inherited))
+                for guard, body in zip(pair or (None, None), (stmt.body, stmt.orelse), strict=True):
+                    if guard is not None:
+                        self.guards.append((guard, scope))
+                    self._block(body, scope, depth + 1)
+                    if guard is not None:
+                        self.guards.pop()
+            elif isinstance(stmt, ast.While):
                 self._expressions([stmt.test], scope)
                 self._block(stmt.body, scope, depth + 1)
                 self._block(stmt.orelse, scope, depth + 1)
@@ -129,7 +150,21 @@ class ModelVisitor:
         for call in calls:
             match = classify(call, scope, self.evaluator, self.aliases)
             if match is not None:
-                self.refs.extend(self.builder.refs(call, match, scope))
+                self.refs.extend(self._guarded(self.builder.refs(call, match, scope)))
+
+    def _guarded(self, refs: list[ModelRef]) -> Iterator[ModelRef]:
+        """The refs of a call inside `if x == "v":` branches, as the branches decide."""
+        for ref in refs:
+            kept: ModelRef | None = ref
+            for guard, scope in reversed(self.guards):  # innermost first: its test is named
+                if id(guard) not in self.guard_values:
+                    self.guard_values[id(guard)] = self.evaluator.eval(guard.subject, scope)
+                kept = guards.apply(ref, guard, self.guard_values[id(guard)])
+                if kept is None:
+                    break
+                ref = kept
+            if kept is not None:
+                yield kept
 
     # -- recognising loaders ----------------------------------------------------------
 

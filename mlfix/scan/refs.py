@@ -151,7 +151,8 @@ class RunFacts:
 
     `scripts` are the Python files the command runs (`python download_model.py`) as written,
     relative to the stage's WORKDIR; the caller maps them into the build context and scans
-    them with `scan_file`. `modules` are `python -m pkg.mod` targets, likewise.
+    them with `scan_file`; they include the files a `python -c` snippet imports (the
+    project's modules among them run). `modules` are `python -m pkg.mod` targets, likewise.
     """
 
     downloads: tuple[HubDownload, ...] = ()

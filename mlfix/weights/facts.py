@@ -42,7 +42,17 @@ from mlfix.scan import (
     start_script,
 )
 from mlfix.textio import read_text
-from mlfix.weights import cache, cards, fastembed, includes, startup, tokens, validate
+from mlfix.weights import (
+    cache,
+    cards,
+    fastembed,
+    idle,
+    includes,
+    made,
+    startup,
+    tokens,
+    validate,
+)
 from mlfix.weights.tokens import Literal as TokenLiteral
 from mlfix.weights.tokens import Login
 from mlfix.weights.versions import (
@@ -271,6 +281,7 @@ class Gatherer:
         self.states = effective(model)
         self.app = app_stage(model, getattr(target, "build_target", None))
         self.argv: dict[str, tuple[str, ...]] = {}  # the start command's script: its arguments
+        self.idle: str | None = None  # why the image starts none of the project's code
 
     # -- reading the context --------------------------------------------------------------
 
@@ -643,9 +654,15 @@ class Gatherer:
         final = final_state(model, self.app, self.states)
         set_env = {k: v for k, v in env.items() if v}
         self.argv = self.start_argv(set_env)
-        refs = self.scan(set_env, scan_versions)
+        # An image that starts none of the project's code loads none of its models.
+        by_name = any(source.endswith(".py") for source in self.copied_sources())
+        self.idle = idle.idle_reason(
+            self.app, lambda s: _parent_stage(model, s), self.start_script_text, by_name
+        )
+        refs = () if self.idle else self.scan(set_env, scan_versions)
         refs = self.edited(refs, set_env, scan_versions)
         refs = (*refs, *self.start_refs(set_env, scan_versions))
+        refs = self.made_local(refs, final.workdir)
         hub_refs = [r for r in refs if r.kind is RefKind.HUB and r.repo_id]
         rejected = [(r, why) for r in hub_refs if (why := validate.ref_problem(r))]
         hub_refs = [r for r in hub_refs if all(r is not bad for bad, _ in rejected)]
@@ -794,6 +811,56 @@ class Gatherer:
             versions=versions,
         )
 
+    def made_local(self, refs: tuple[ModelRef, ...], workdir: str) -> tuple[ModelRef, ...]:
+        """The refs, with a name that is a path a RUN of the app's stages creates (an
+        unzipped or cloned model folder) turned local (`made`)."""
+        runs: list[tuple[str, list[str]]] = []
+        stage: Stage | None = self.app
+        while stage is not None:
+            for instruction in stage.instructions:
+                if instruction.keyword == "RUN":
+                    workdir_then = self.states[instruction.index].workdir
+                    for command in _commands_of(self.model, instruction):
+                        runs.append((workdir_then, [w.value for w in command.words]))
+            stage = _parent_stage(self.model, stage)
+        paths = made.made_paths(runs)
+        if not paths:
+            return refs
+        return tuple(
+            replace(r, kind=RefKind.LOCAL, repo_id=None, local_path=r.repo_id)
+            if r.kind is RefKind.HUB and r.repo_id and made.is_made(r.repo_id, workdir, paths)
+            else r
+            for r in refs
+        )
+
+    def image_file(self, image_path: str) -> str | None:
+        """The context file a COPY of the app's stages put at `image_path`."""
+        stage: Stage | None = self.app
+        while stage is not None:
+            end = replace(stage.instructions[-1], index=stage.instructions[-1].index + 1)
+            rel = self.context_path(stage, end, image_path)
+            if rel is not None:
+                return rel
+            stage = _parent_stage(self.model, stage)
+        return None
+
+    def start_script_text(self, image_path: str) -> str | None:
+        """The text of the script at `image_path` (relative: from the final WORKDIR)."""
+        final = final_state(self.model, self.app, self.states)
+        rel = self.image_file(posixpath.normpath(posixpath.join(final.workdir, image_path)))
+        return self.read_script(rel) if rel is not None else None
+
+    def read_script(self, rel: str) -> str | None:
+        """A start script's text; None for a missing, binary or oversized file."""
+        path = self.root / rel
+        if not path.is_file() or path.stat().st_size > startup.MAX_SCRIPT_BYTES:
+            return None
+        try:
+            text: str | None = self.documents.text(path)
+        except MlfixError:  # a binary the start command runs is no script
+            return None
+        return text
+
     def start_refs(
         self, env: Mapping[str, str], versions: Mapping[str, str]
     ) -> tuple[ModelRef, ...]:
@@ -803,27 +870,7 @@ class Gatherer:
             return ()
         instruction, argv = found
         final = final_state(self.model, self.app, self.states)
-
-        def where(image_path: str) -> str | None:
-            stage: Stage | None = self.app
-            while stage is not None:
-                end = replace(stage.instructions[-1], index=stage.instructions[-1].index + 1)
-                rel = self.context_path(stage, end, image_path)
-                if rel is not None:
-                    return rel
-                stage = _parent_stage(self.model, stage)
-            return None
-
-        def read(rel: str) -> str | None:
-            path = self.root / rel
-            if not path.is_file() or path.stat().st_size > startup.MAX_SCRIPT_BYTES:
-                return None
-            try:
-                text: str | None = self.documents.text(path)
-            except MlfixError:  # a binary the start command runs is no script
-                return None
-            return text
-
+        where, read = self.image_file, self.read_script
         scan = startup.StartScan(self.root, env, versions, read, where)
         start = startup.Start(instruction, argv, final.workdir)
         return tuple(scan.refs(start, self.target.dockerfile))

@@ -95,7 +95,8 @@ def start_command(
     return cmd, tuple(cmd.words()) if cmd.is_json else _shell_form(cmd)
 
 
-def _unwrap(argv: Sequence[str]) -> list[str]:
+def unwrap(argv: Sequence[str]) -> list[str]:
+    """The command behind the wrappers (`exec`, `tini --`, `gosu user`, `env X=1`)."""
     rest = list(argv)
     while rest:
         head = posixpath.basename(rest[0])
@@ -119,7 +120,7 @@ def _unwrap(argv: Sequence[str]) -> list[str]:
 
 def runs(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """(scripts as written, inline shell texts) that one command runs."""
-    words = _unwrap(argv)
+    words = unwrap(argv)
     if not words:
         return [], []
     head = posixpath.basename(words[0])

@@ -32,6 +32,9 @@ from mlfix.scan.values import (
     describe,
 )
 
+# FastAPI dependency markers: the parameter holds what the dependency returns.
+DEPENDS = frozenset({"fastapi.Depends", "fastapi.params.Depends", "fastapi.Security"})
+
 
 class Expressions(EvaluatorBase):
     def _eval(self, expr: ast.expr, scope: Scope) -> Value:
@@ -269,6 +272,8 @@ class Expressions(EvaluatorBase):
                 if joins and texts and None not in texts:
                     return LocalPath("/".join(t for t in texts if t is not None))
                 return LocalPath(None)
+            if name in DEPENDS and call.args:
+                return self._dependency(call.args[0], scope)
             loaded = self.config_call(name, call, scope)
             if loaded is not None:
                 return loaded
@@ -293,6 +298,16 @@ class Expressions(EvaluatorBase):
         if isinstance(callee, Unknown):
             return Unknown(f"the result of {scope.file.segment(func)}()")
         return Unknown(f"the result of calling {describe(callee)}")
+
+    def _dependency(self, dependency: ast.expr, scope: Scope) -> Value:
+        """FastAPI's `Depends(get_config)` is what `get_config()` returns when the route
+        runs (a class: an instance of it), so a parameter defaulting to it has that value."""
+        target = self.eval(dependency, scope)
+        if isinstance(target, FunctionRef):
+            return self.call_function(target, None, None)
+        if isinstance(target, ClassRef):
+            return Instance(target, None, None)
+        return Unknown(f"the dependency {scope.file.segment(dependency)} FastAPI injects")
 
     def _builtin(self, name: str, call: ast.Call, scope: Scope) -> Value:
         if name == "str" and len(call.args) == 1:

@@ -190,6 +190,10 @@ class Names(EvaluatorBase):
         modules = {v.name for _, v in kept if isinstance(v, ModuleRef)}
         if len(modules) == 1 and all(isinstance(v, ModuleRef) for _, v in kept):
             return kept[0][1]
+        # `get_config()` reached along several paths: one object, made by one call.
+        made = {(id(v.cls.node), id(v.call)) for _, v in kept if isinstance(v, Instance)}
+        if len(made) == 1 and all(isinstance(v, Instance) for _, v in kept):
+            return kept[0][1]
         for _, value in kept:
             if isinstance(value, Unknown):
                 return value
