@@ -164,7 +164,11 @@ KNOWN: dict[str, tuple[bytes, bytes]] = {
         b"\xef\xbb\xbfFROM python:3.11-slim\nCOPY . .\nRUN pip install -r requirements.txt\n",
         b"",
     ),
-    "backtick_escape": (b"# escape=`\nFROM python:3.11-slim\nCOPY . .\n", GPT2),
+    # A CMD that runs the app: an image that starts no project code gets no bake.
+    "backtick_escape": (
+        b'# escape=`\nFROM python:3.11-slim\nCOPY . .\nCMD ["python", "app.py"]\n',
+        GPT2,
+    ),
     "trailing_shell_comment": (
         b"FROM python:3.11-slim\nCOPY requirements.txt .\n"
         b"RUN pip install -r requirements.txt # deps\n",
@@ -179,7 +183,8 @@ KNOWN: dict[str, tuple[bytes, bytes]] = {
     # does not reach).
     "mlf201_mlf301_do_not_settle": (
         b"FROM python:3.12 AS stage0\nCOPY models/ /models/\n"
-        b"RUN poetry install --no-root && uv sync --frozen\nCOPY app.py .\n",
+        b"RUN poetry install --no-root && uv sync --frozen\nCOPY app.py .\n"
+        b'CMD ["python", "app.py"]\n',
         GPT2,
     ),
 }
