@@ -141,3 +141,14 @@ def choose(dockerfile: Path, root: Path) -> Choice:
         "skipped: no folder up to the repository root holds all its COPY sources; "
         "declare the context (compose build.context, or a `docker build` line) to check it",
     )
+
+
+def holds_none(dockerfile: Path, context: Path) -> bool:
+    """True when a declared context holds none of the Dockerfile's COPY sources.
+
+    A compose file whose `build.context` went stale (the Dockerfile moved, the sources
+    did not) declares a build that cannot run: checking it against that folder gives
+    findings and fixes for a context nobody builds with.
+    """
+    sources = copy_sources(dockerfile)
+    return sources is not None and bool(sources) and not any(_holds(context, [s]) for s in sources)

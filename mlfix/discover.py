@@ -456,6 +456,13 @@ def discover(
     for target in services:
         key = (_real(target.dockerfile), _real(target.context))
         built_by_service.add(key[0])
+        if build_context.holds_none(target.dockerfile, target.context):
+            result.notes.append(
+                f"{display(target.dockerfile)}: skipped: its compose context "
+                f"{display(target.context)} holds none of its COPY sources; fix the "
+                "compose file's build.context to check it"
+            )
+            continue
         if key not in seen:
             seen[key] = len(result.targets)
             result.targets.append(target)

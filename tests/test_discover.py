@@ -282,3 +282,24 @@ def test_a_build_target_from_an_unset_variable_keeps_the_service(
     put(tmp_path / "Dockerfile", "FROM x AS app\n")
     found_targets = discover([tmp_path]).targets
     assert [(t.compose_service, t.build_target) for t in found_targets] == [("app", None)]
+
+
+def test_stale_compose_context_holding_no_copy_source_is_skipped(tmp_path: Path) -> None:
+    """A compose `build.context` that holds none of the COPY sources is a build nobody
+    can run (the corpus had one): skipped with a note, not checked against that folder."""
+    put(tmp_path / "docker" / "compose.yaml", "services:\n  app: {build: {context: .}}\n")
+    put(
+        tmp_path / "docker" / "Dockerfile",
+        "FROM python:3.11-slim\nCOPY requirements/* ./\nRUN pip install -r requirements.txt\n",
+    )
+    put(tmp_path / "requirements" / "requirements.txt", "flask\n")
+    discovery = discover([tmp_path / "docker"])
+    assert discovery.targets == []
+    assert any("holds none of its COPY sources" in note for note in discovery.notes)
+
+
+def test_compose_context_holding_some_copy_source_is_kept(tmp_path: Path) -> None:
+    put(tmp_path / "compose.yaml", "services:\n  app: {build: {context: .}}\n")
+    put(tmp_path / "Dockerfile", "FROM python:3.11-slim\nCOPY app.py models/ ./\n")
+    put(tmp_path / "app.py", "print(1)\n")
+    assert [t.context for t in discover([tmp_path]).targets] == [tmp_path]

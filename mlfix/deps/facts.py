@@ -53,6 +53,7 @@ class InstallPart:
     needs: tuple[Need, ...]
     blockers: tuple[str, ...] = ()
     pyproject: Pyproject | None = None
+    project_in_context: bool = True  # the project `pip install .` builds comes from a COPY
 
 
 @dataclass(frozen=True)
@@ -240,9 +241,11 @@ def _part(resolver: _Resolver, position: int, command: InstallCommand, workdir: 
     ]
     project_root = container_path(command.project_dir or ".", workdir)
     local = [container_path(p, workdir) for p in command.local_paths]
+    in_context = True
     if command.tool == "pip" and command.installs_project:
         local = [p for p in local if p != project_root]
         pyproject = _project_of(resolver, project_root)
+        in_context = resolver.locate(project_root, required=False) is not None
     local += [container_path(p, workdir) for p in command.find_links]
     seen: set[str] = set()
     while queue:
@@ -283,7 +286,9 @@ def _part(resolver: _Resolver, position: int, command: InstallCommand, workdir: 
             blockers.append(problem)
         else:
             needs[need.context_path] = need
-    return InstallPart(position, command, tuple(needs.values()), tuple(blockers), pyproject)
+    return InstallPart(
+        position, command, tuple(needs.values()), tuple(blockers), pyproject, in_context
+    )
 
 
 def _project_of(resolver: _Resolver, project_root: str) -> Pyproject | None:

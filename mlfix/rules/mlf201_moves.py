@@ -195,6 +195,8 @@ def _environment_conflict(
 PACKAGE_CHANGE = re.compile(
     r"\b(?:pip\d?(?:\.\d+)?|-m\s+pip|uv\s+pip|poetry|pipenv|pdm|conda|mamba|micromamba)"
     r"\s+(?:\S+\s+)*?(?:install|uninstall|remove|add|sync|update|upgrade)\b"
+    # A script named for installing (`./requirements_install.sh`), `setup.py install`.
+    r"|[\w./-]*install[\w.-]*\.(?:sh|py)\b|\bsetup\.py\s+(?:install|develop)\b"
 )
 INSTALLER_CONFIG = re.compile(
     r"^\s*(?:pip\d?(?:\.\d+)?|python\d?(?:\.\d+)?\s+-m\s+pip|poetry|conda|mamba"

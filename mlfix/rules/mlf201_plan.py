@@ -110,7 +110,12 @@ def _segment_needs_code(run: RunFacts, position: int, escape: str) -> bool:
         return HARMLESS.match(logical(run.segments[position].text, escape)) is None
     if part.blockers:
         return True
-    return part.command.installs_project and part.command.tool in ("pip", "pipenv")
+    # `cd /opt/vendor/x && pip wheel .` builds a folder of the image, not of the context.
+    return (
+        part.command.installs_project
+        and part.command.tool in ("pip", "pipenv")
+        and part.project_in_context
+    )
 
 
 def _builds_what_it_copies(facts: Facts, anchor: Instruction, run: Instruction) -> bool:
@@ -225,7 +230,12 @@ def plan_for(
             # are copied for the install, on purpose. Nothing a move would win.
             return None
         plan.applicability = Applicability.DISPLAY_ONLY
-        plan.reasons.append(blocked[0] if blocked else "the install needs the code copied above it")
+        plan.reasons.append(
+            blocked[0]
+            if blocked
+            else "it runs with a command mlfix cannot tell needs no code; if none does, "
+            "move the RUN above the code COPY by hand"
+        )
         return plan
     if split is not None and (segments[split].operator_before != "&&" or not runfacts.splittable):
         plan.applicability = Applicability.DISPLAY_ONLY
@@ -239,7 +249,11 @@ def plan_for(
         return plan
     raw = model.text[run.start : run.end]
     head = raw[: runfacts.command_offset]
-    project_installs = [p for p in hoistable if p.command.installs_project]
+    # Poetry and uv split into a dependencies-only install above and the project below;
+    # a pip project that reached here builds a folder of the image and moves whole.
+    project_installs = [
+        p for p in hoistable if p.command.installs_project and p.command.tool in ("poetry", "uv")
+    ]
     if split is not None or project_installs:
         prefix = "".join(
             s.text if s.operator_before is None else f"{s.operator_before}{s.text}"
