@@ -160,9 +160,10 @@ def run_repo(entry: dict[str, Any], corpus: Path, tmp: Path, oracle: Any) -> Rep
         findings = json.loads(result.report.stdout) if result.report.stdout.strip() else []
     except json.JSONDecodeError:
         findings = []
-    # What --write --unsafe-fixes applied (a fix may differ with the flag): for the oracle.
+    # What --write --unsafe-fixes applied, for the oracle: asked with the flag, since a
+    # safe finding's fix may grow with it (MLF101 adds the lines it left to the flag).
     applied = findings
-    if any((f.get("fix") or {}).get("applicability") == "unsafe" for f in findings):
+    if oracle is not None:
         unsafe = mlfix("--output-format", "json", "--unsafe-fixes", ".", cwd=original)
         with contextlib.suppress(json.JSONDecodeError):
             applied = json.loads(unsafe.stdout) if unsafe.stdout.strip() else findings
