@@ -24,11 +24,27 @@ MAX_CALL_SITES = 32
 MAX_DEPTH = 3  # call sites of call sites of ... followed at most this deep
 
 
-def _calls_named(
-    source: SourceFile, node: ast.AST, scope: Scope, name: str
-) -> Iterator[tuple[ast.Call, Scope]]:
-    """Calls spelling `name` under `node`, with the scope each runs in."""
-    stack: list[tuple[ast.AST, Scope]] = [(node, scope)]
+CallIndex = dict[str, list[tuple[ast.Call, Scope]]]
+
+
+def _calls_named(source: SourceFile, name: str) -> list[tuple[ast.Call, Scope]]:
+    """Calls spelling `name` in the file, with the scope each runs in, in walk order.
+
+    The file is walked once, on the first question, and every call indexed by the name it
+    spells: one file is asked about many names (each parameter of each loader's caller),
+    and walking it for each cost most of the scan on real repositories.
+    """
+    key = ("calls", id(source.tree))
+    index = source.cache.get(key)
+    if not isinstance(index, dict):
+        index = source.cache[key] = _index_calls(source)
+    calls: list[tuple[ast.Call, Scope]] = index.get(name, [])
+    return calls
+
+
+def _index_calls(source: SourceFile) -> CallIndex:
+    index: CallIndex = {}
+    stack: list[tuple[ast.AST, Scope]] = [(source.tree, source.module_scope)]
     while stack:
         current, where = stack.pop()
         for child in ast.iter_child_nodes(current):
@@ -38,9 +54,10 @@ def _calls_named(
             if isinstance(child, ast.Call):
                 func = child.func
                 spelled = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                if spelled == name:
-                    yield child, where
+                if spelled is not None:
+                    index.setdefault(spelled, []).append((child, where))
             stack.append((child, where))
+    return index
 
 
 class CallSites(EvaluatorBase):
@@ -117,4 +134,4 @@ class CallSites(EvaluatorBase):
                 if other is not None:
                     sources.append(other)
         for source in sources:
-            yield from _calls_named(source, source.tree, source.module_scope, name)
+            yield from _calls_named(source, name)
