@@ -16,6 +16,7 @@ from mlfix.scan.prefilter import (
     NEEDLES,
     PythonFile,
     Unread,
+    _confirmed,
     filter_batch,
     iter_candidates,
     iter_python_files,
@@ -112,6 +113,16 @@ def test_fast_groups_agree_with_the_single_regex_on_near_misses() -> None:
     ]
     for sample in samples:
         assert may_load_models(sample) == bool(LOADER_RE.search(sample)), sample
+
+
+def test_the_exact_groups_confirm_what_the_single_regex_does() -> None:
+    """The confirmation (per first byte, for speed) is LOADER_RE split up, nothing more:
+    on every spelling, every near miss, and a file of real code."""
+    real = Path(inspect.getfile(inspect)).read_bytes()  # mentions none of the needles
+    samples = [*SPELLINGS, *(s[1:] for s in SPELLINGS), *(s[:-2] for s in SPELLINGS), real]
+    samples += [b"create_model", b"create_model_and", b"hf-hub", b"hf_hub", real + SPELLINGS[0]]
+    for sample in samples:
+        assert _confirmed(sample) == bool(LOADER_RE.search(sample)), sample
 
 
 def test_needle_lines() -> None:

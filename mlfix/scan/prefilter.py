@@ -66,8 +66,30 @@ def _groups() -> tuple[re.Pattern[bytes], ...]:
 
 # The needles in groups whose alternatives share a first byte (see the module docstring).
 # Each group matches a superset of its needles (a tail of each); `may_load_models` confirms
-# a hit with LOADER_RE, so the answer is exactly LOADER_RE's.
+# a hit with the exact groups, so the answer is exactly LOADER_RE's.
 _FAST_GROUPS: tuple[re.Pattern[bytes], ...] = _groups()
+
+
+def _exact_groups() -> tuple[re.Pattern[bytes], ...]:
+    """LOADER_RE's alternatives split by their first character: together they match what
+    LOADER_RE matches, each at the speed of a literal-prefix scan.
+
+    They confirm a fast-group hit. In ML code nearly every file is one (`model` holds the
+    `del` of FlagModel's tail), and LOADER_RE, one alternation with no common prefix, reads
+    about 230 MB/s: on a corpus of real ML repositories that confirmation was most of the
+    prefilter's time. These stop at the first hit, which a file that loads a model has early.
+    """
+    by_first: dict[str, list[str]] = {}
+    for pattern in loaders.needle_patterns():
+        by_first.setdefault(pattern[0], []).append(pattern)
+    return tuple(re.compile("|".join(group).encode()) for _, group in sorted(by_first.items()))
+
+
+_EXACT_GROUPS = _exact_groups()
+
+
+def _confirmed(data: bytes) -> bool:
+    return any(group.search(data) for group in _EXACT_GROUPS)
 
 # Directories that never hold the project's own code.
 SKIP_DIRS = frozenset(
@@ -119,7 +141,7 @@ class Candidate:
 
 def may_load_models(data: bytes) -> bool:
     """Whether the bytes mention any loader needle (exactly LOADER_RE's answer)."""
-    return any(group.search(data) for group in _FAST_GROUPS) and bool(LOADER_RE.search(data))
+    return any(group.search(data) for group in _FAST_GROUPS) and _confirmed(data)
 
 
 def needle_lines(data: bytes) -> list[int]:
@@ -299,7 +321,7 @@ def filter_batch(files: Sequence[PythonFile]) -> list[Candidate]:
             result.append(Candidate(files[index], None, errors[index]))
         elif index in large:
             result.append(Candidate(files[index], None, too_large=True))
-        elif LOADER_RE.search(datas[index]) is not None:
+        elif _confirmed(datas[index]):
             result.append(Candidate(files[index], datas[index]))
     return result
 
