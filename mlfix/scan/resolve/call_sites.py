@@ -42,21 +42,35 @@ def _calls_named(source: SourceFile, name: str) -> list[tuple[ast.Call, Scope]]:
     return calls
 
 
+# Nodes that hold no call below them: not walked into.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.cmpop, ast.unaryop,
+           ast.boolop, ast.alias)  # fmt: skip
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
 def _index_calls(source: SourceFile) -> CallIndex:
+    """Every call of the file by the name it spells, in the order of a depth-first walk
+    (`ast.iter_child_nodes` order, children of a node taken last first), written out by
+    hand: the generic walk's generators cost more than the rest of the search."""
     index: CallIndex = {}
     stack: list[tuple[ast.AST, Scope]] = [(source.tree, source.module_scope)]
+    pop, push = stack.pop, stack.append
     while stack:
-        current, where = stack.pop()
-        for child in ast.iter_child_nodes(current):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append((child, source.scope(child, where)))
-                continue
-            if isinstance(child, ast.Call):
-                func = child.func
-                spelled = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                if spelled is not None:
-                    index.setdefault(spelled, []).append((child, where))
-            stack.append((child, where))
+        current, where = pop()
+        for name in current._fields:
+            value = getattr(current, name, None)
+            for child in value if isinstance(value, list) else (value,):
+                if not isinstance(child, ast.AST) or isinstance(child, _LEAVES):
+                    continue
+                if isinstance(child, _SCOPES):
+                    push((child, source.scope(child, where)))
+                    continue
+                if isinstance(child, ast.Call):
+                    func = child.func
+                    spelled = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                    if spelled is not None:
+                        index.setdefault(spelled, []).append((child, where))
+                push((child, where))
     return index
 
 
