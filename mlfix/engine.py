@@ -41,12 +41,18 @@ class Documents:
     A rule that edits a file other than the Dockerfile (a `.dockerignore`, a compose
     file) reads it through here, so every pass sees the text earlier fixes produced.
     `cache` lets a fact provider keep expensive facts (a context walk) for the session.
+    `warnings` is what a provider skipped and the user should know (a FIFO or an oversized
+    `.py` the scan did not read): not a finding, not an error; the runner prints each once.
     """
 
     def __init__(self, texts: dict[Path, str | None], originals: dict[Path, str | None]):
         self._texts = texts
         self._originals = originals
         self.cache: dict[str, Any] = {}
+        self.warnings: dict[str, None] = {}  # in order, each once
+
+    def warn(self, message: str) -> None:
+        self.warnings[message] = None
 
     def text(self, path: Path) -> str | None:
         if path not in self._texts:
@@ -67,7 +73,8 @@ class TargetResult:
 
     `findings` are reported against the original text; `remaining` are those a
     `--write` would leave; `changes` maps each file to its old text (None: new file)
-    and new text; `originals` holds the texts the findings' locations refer to.
+    and new text; `originals` holds the texts the findings' locations refer to;
+    `warnings` is what the facts skipped (see `Documents`).
     """
 
     target: Target
@@ -77,6 +84,7 @@ class TargetResult:
     error: MlfixError | None = None
     passes: int = 0
     originals: dict[Path, str | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _through_link(finding: Finding) -> Finding:
@@ -271,6 +279,7 @@ def run_target(
     target: Target, settings: Settings, *, fix: bool, dockerfile_text: str | None = None
 ) -> TargetResult:
     result = TargetResult(target)
+    session: Session | None = None
     try:
         session = Session(target, settings, dockerfile_text)
         result.findings = session.check()
@@ -288,6 +297,8 @@ def run_target(
         result.error = exc
         result.findings, result.remaining, result.changes = [], [], {}
         result.originals = {}
+    if session is not None:
+        result.warnings = list(session.documents.warnings)
     return result
 
 

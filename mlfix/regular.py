@@ -17,8 +17,12 @@ from mlfix.errors import MlfixError
 MAX_READ = 8 << 20  # compose and ignore files larger than this are not read
 
 
-def _kind(mode: int) -> str | None:
-    """What a file that is not a regular file is, for the message (None: a regular file)."""
+def kind(mode: int) -> str | None:
+    """What a file that is not a regular file is, for the message (None: a regular file).
+
+    Every reader that refuses a FIFO or a device names it with these words (the scan's
+    reader too), so one kind of skipped file reads the same wherever it is met.
+    """
     if stat.S_ISREG(mode):
         return None
     kinds = (
@@ -36,10 +40,10 @@ def not_regular(path: Path) -> str | None:
     is left to whoever reads it, which reports it.
     """
     try:
-        kind = _kind(os.stat(path).st_mode)
+        what = kind(os.stat(path).st_mode)
     except (OSError, ValueError):
         return None
-    return None if kind is None else f"is {kind}, not a regular file; skipped"
+    return None if what is None else f"is {what}, not a regular file; skipped"
 
 
 def read_regular(path: Path, limit: int = MAX_READ) -> bytes:
@@ -50,9 +54,9 @@ def read_regular(path: Path, limit: int = MAX_READ) -> bytes:
         raise MlfixError(path, f"cannot be read ({exc.strerror or exc})") from None
     try:
         info = os.fstat(fd)
-        kind = _kind(info.st_mode)
-        if kind is not None:
-            raise MlfixError(path, f"is {kind}, not a regular file; skipped")
+        what = kind(info.st_mode)
+        if what is not None:
+            raise MlfixError(path, f"is {what}, not a regular file; skipped")
         if info.st_size > limit:
             raise MlfixError(path, f"is larger than {limit >> 20} MiB; skipped")
         with os.fdopen(os.dup(fd), "rb") as handle:

@@ -112,6 +112,7 @@ class Run:
     changes: dict[Path, tuple[str | None, str]] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warned: set[str] = field(default_factory=set)
     found: list[Item] = field(default_factory=list)  # what is left to report, set by finish()
     say: Callable[[str], None] = err
 
@@ -126,6 +127,13 @@ class Run:
         line = f"error: {exc}"
         if line not in self.errors:
             self.errors.append(line)
+            self.say(line)
+
+    def warn(self, message: str) -> None:
+        """A warning line, once per run (targets that share a context share its warnings)."""
+        line = f"warning: {message}"
+        if line not in self.warned:
+            self.warned.add(line)
             self.say(line)
 
     def unsafe_by_dockerfile(self) -> dict[Path, bool]:
@@ -215,6 +223,8 @@ def run(
                 text = result_run.changes[target.dockerfile][1]  # a shared Dockerfile: build on it
             result = run_target(target, settings, fix=mode is not Mode.REPORT, dockerfile_text=text)
             bar.advance(target.display)
+            for message in () if quiet else result.warnings:
+                result_run.warn(message)
             if result.error is not None:
                 result_run.error(result.error)
                 continue

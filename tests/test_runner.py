@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -96,3 +97,22 @@ def test_the_report_owns_the_exit_code(
     mode: Mode, kwargs: dict[str, object], expected: int
 ) -> None:
     assert Report(mode, **kwargs).exit_code == expected  # type: ignore[arg-type]
+
+
+def test_what_the_scan_skipped_is_one_warning_per_run(tmp_path: Path) -> None:
+    """Two Dockerfiles sharing a context scan it twice; the FIFO is named once, as a
+    warning (not an error: the rest is checked and fixed), and not at all with -q."""
+    root = _project(tmp_path)
+    shutil.copy(root / "Dockerfile", root / "Dockerfile.dev")
+    os.mkfifo(root / "loader.py")
+    said: list[str] = []
+    run = runner.run_paths(
+        [root], Mode.REPORT, Resolver(None), Overrides(), say=said.append, quiet=False
+    )
+    assert len(run.results) == 2 and run.report.failed == 0
+    fifo = [line for line in said if "loader.py" in line]
+    assert fifo == [f"warning: {runner.discover.display(root / 'loader.py')}:1: "
+                    "not scanned: is a FIFO, not a regular file"]  # fmt: skip
+    quiet: list[str] = []
+    runner.run_paths([root], Mode.REPORT, Resolver(None), Overrides(), say=quiet.append)
+    assert not [line for line in quiet if "loader.py" in line]

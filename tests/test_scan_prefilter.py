@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,13 +12,18 @@ import pytest
 from mlfix.scan.loaders import LOADERS
 from mlfix.scan.prefilter import (
     LOADER_RE,
+    MAX_FILE_BYTES,
     NEEDLES,
     PythonFile,
+    Unread,
+    _confirmed,
     filter_batch,
     iter_candidates,
     iter_python_files,
     may_load_models,
     needle_lines,
+    read_bytes,
+    read_problem,
 )
 
 SPELLINGS = [
@@ -105,6 +113,16 @@ def test_fast_groups_agree_with_the_single_regex_on_near_misses() -> None:
     ]
     for sample in samples:
         assert may_load_models(sample) == bool(LOADER_RE.search(sample)), sample
+
+
+def test_the_exact_groups_confirm_what_the_single_regex_does() -> None:
+    """The confirmation (per first byte, for speed) is LOADER_RE split up, nothing more:
+    on every spelling, every near miss, and a file of real code."""
+    real = Path(inspect.getfile(inspect)).read_bytes()  # mentions none of the needles
+    samples = [*SPELLINGS, *(s[1:] for s in SPELLINGS), *(s[:-2] for s in SPELLINGS), real]
+    samples += [b"create_model", b"create_model_and", b"hf-hub", b"hf_hub", real + SPELLINGS[0]]
+    for sample in samples:
+        assert _confirmed(sample) == bool(LOADER_RE.search(sample)), sample
 
 
 def test_needle_lines() -> None:
@@ -217,3 +235,81 @@ def test_large_files_are_read_whole(tmp_path: Path) -> None:
     _write(tmp_path, "big.py", body)
     [candidate] = list(iter_candidates(iter_python_files(tmp_path)))
     assert candidate.data is not None and len(candidate.data) == len(body.encode())
+
+
+class Hung(Exception):
+    """Not an OSError (TimeoutError is one), so no reader's `except OSError` swallows it."""
+
+
+@contextmanager
+def no_hang(seconds: int = 5) -> Iterator[None]:
+    """Fail (SIGALRM) instead of blocking the test run when a read waits on a FIFO."""
+
+    def fail(_signum: int, _frame: object) -> None:
+        raise Hung("the read waited on a FIFO")
+
+    previous = signal.signal(signal.SIGALRM, fail)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_fifo_named_py_is_walked_and_refused_without_waiting(tmp_path: Path) -> None:
+    """The walk lists it (so the scan can say it skipped it); the read never opens it for
+    a blocking read. A broken link is no file to read and is not listed."""
+    os.mkfifo(tmp_path / "app.py")
+    os.symlink(tmp_path / "app.py", tmp_path / "link.py")
+    os.symlink(tmp_path / "missing", tmp_path / "broken.py")
+    _write(tmp_path, "ok.py", "pipeline('ner')\n")
+    files = list(iter_python_files(tmp_path))
+    assert [f.rel for f in files] == ["app.py", "link.py", "ok.py"]
+    with no_hang():
+        found = filter_batch(files)
+    assert [(c.file.rel, type(c.error).__name__) for c in found] == [
+        ("app.py", "Unread"),
+        ("link.py", "Unread"),
+        ("ok.py", "NoneType"),
+    ]
+    assert read_problem(found[0].error or OSError()) == (
+        "not scanned: is a FIFO, not a regular file"
+    )
+
+
+def test_a_file_swapped_for_a_fifo_after_the_walk_is_refused(tmp_path: Path) -> None:
+    """The check is on the open file (fstat), not on what the walk saw."""
+    _write(tmp_path, "app.py", "pipeline('ner')\n")
+    files = list(iter_python_files(tmp_path))
+    (tmp_path / "app.py").unlink()
+    os.mkfifo(tmp_path / "app.py")
+    with no_hang():
+        [candidate] = filter_batch(files)
+        with pytest.raises(Unread):
+            read_bytes(str(tmp_path / "app.py"))
+    assert isinstance(candidate.error, Unread) and candidate.data is None
+
+
+def test_a_file_over_the_cap_is_sized_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2 GB sparse .py costs an fstat: not one byte of it is read."""
+    with (tmp_path / "big.py").open("wb") as handle:
+        handle.write(b"pipeline('ner')\n")
+        handle.truncate(2 << 30)
+    _write(tmp_path, "ok.py", "pipeline('ner')\n")
+    read: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd: int, size: int) -> bytes:
+        data = real_read(fd, size)
+        read.append(len(data))
+        return data
+
+    monkeypatch.setattr(os, "read", counting_read)
+    big, ok = filter_batch(list(iter_python_files(tmp_path)))
+    assert big.too_large and big.data is None and big.error is None
+    assert ok.data == b"pipeline('ner')\n"
+    assert read == [len(ok.data)]
+    assert MAX_FILE_BYTES < 2 << 30

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import textwrap
+import tracemalloc
 import weakref
 from pathlib import Path
 
@@ -11,6 +13,9 @@ import pytest
 
 import mlfix.scan.repo as repo_module
 from mlfix.scan import scan_repo, scan_source
+from mlfix.scan.models import scan_data
+from mlfix.scan.resolve import MAX_EVALS, Evaluator, Project
+from mlfix.scan.resolve.util import MAX_DEPTH
 from mlfix.scan.source import SourceFile
 
 
@@ -88,6 +93,39 @@ def test_a_long_chained_conditional_is_bounded() -> None:
     result = scan_source(code, "a.py")
     assert all(ref.repo_id is None for ref in result.refs)
     assert result.problems and "nested" in result.problems[0].message
+
+
+def _conditional_in_the_call(arms: int) -> bytes:
+    chain = "".join(f"'org/m{i}' if kind == {i} else " for i in range(arms))
+    code = f"from transformers import AutoModel\nAutoModel.from_pretrained({chain}'org/x')\n"
+    return code.encode()
+
+
+def _cost(data: bytes) -> tuple[int, int, str | None]:
+    """Values evaluated, peak bytes allocated, and the ref's unresolved reason."""
+    evaluator = Evaluator(Project(None, {}))
+    tracemalloc.start()
+    try:
+        [ref], _ = scan_data(data, Path("a.py"), Path("a.py"), evaluator)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return MAX_EVALS - evaluator.budget, peak, ref.unresolved_reason
+
+
+def test_a_chained_conditional_inside_a_loader_call_costs_linear_memory() -> None:
+    """Issue #13 measured 4.4 GB for 90 KB of this shape on the libcst scan. On `ast` the
+    values evaluated do not grow with the chain (the evaluator stops at the first arm it
+    cannot decide) and memory grows as the source does: doubling it at most ~doubles the
+    peak, never squares it. (A chain long enough to pass the parser's own nesting limit is
+    a reported parse failure: test_a_long_chained_conditional_is_bounded.)"""
+    _cost(_conditional_in_the_call(10))  # warm caches, so they do not count below
+    costs = [_cost(_conditional_in_the_call(arms)) for arms in (400, 800, 1600)]
+    assert len({evals for evals, _, _ in costs}) == 1, costs  # a bound on values
+    assert costs[0][0] < 3 * MAX_DEPTH < 400  # bounded by the depth limit, not the arms
+    for (_, small, _), (_, large, _) in itertools.pairwise(costs):
+        assert large < 2.5 * small, costs
+    assert all(reason and "chosen at runtime" in reason for _, _, reason in costs)
 
 
 def test_nesting_under_the_parser_limit_but_past_the_walk_limit_is_reported() -> None:

@@ -14,6 +14,7 @@ import re
 import shlex
 
 from mlfix.deps import system_hoist
+from mlfix.deps.commands import InstallCommand
 from mlfix.deps.facts import InstallPart, RunFacts, logical
 from mlfix.deps.manifests import is_manifest
 from mlfix.dockerfile.model import Instruction, Stage
@@ -205,8 +206,7 @@ def plan_for(
     if anchor is None:
         return None
     project_parts = [p for p in dep_parts if p.command.installs_project]
-    only_project = bool(project_parts) and len(project_parts) == len(dep_parts)
-    if only_project and _dependencies_installed_above(facts, stage, anchor, project_parts, plans):
+    if project_parts and _dependencies_installed_above(facts, stage, anchor, dep_parts, plans):
         return None  # already split: dependencies above, the project after the code
     plan = Plan(run, anchor, applicability, reasons, needs=tuple(needs.values()))
     if not hoistable:
@@ -255,14 +255,11 @@ def plan_for(
         p for p in hoistable if p.command.installs_project and p.command.tool in ("poetry", "uv")
     ]
     if split is not None or project_installs:
+        projects = {part.segment: part.command.tool for part in project_installs}
         prefix = "".join(
-            s.text if s.operator_before is None else f"{s.operator_before}{s.text}"
-            for s in segments[: last + 1]
+            (s.operator_before or "") + _without_project(s.text, projects.get(position))
+            for position, s in enumerate(segments[: last + 1])
         )
-        for part in project_installs:
-            flag = "--no-root" if part.command.tool == "poetry" else "--no-install-project"
-            word = "install" if part.command.tool == "poetry" else "sync"
-            prefix = re.sub(rf"\b({word})\b", rf"\1 {flag}", prefix, count=1)
         plan.hoisted_text = head + _trim_tail(prefix, model.escape)
         if split is not None and not project_installs:
             installs_left = any(p.segment >= split for p in runfacts.parts)
@@ -273,6 +270,17 @@ def plan_for(
     if plan.remainder_text is not None and plan.prelude is None:
         plan.prelude = _system_layer_passing(facts, stage, plan)
     return plan
+
+
+def _without_project(segment: str, tool: str | None) -> str:
+    """A `poetry install`/`uv sync` segment with its project left out (`--no-root`,
+    `--no-install-project`); any other segment as it is. Per segment: in
+    `pip install -r r.txt && poetry install` the flag belongs to poetry's `install`."""
+    if tool is None:
+        return segment
+    flag = "--no-root" if tool == "poetry" else "--no-install-project"
+    word = "install" if tool == "poetry" else "sync"
+    return re.sub(rf"\b({word})\b", rf"\1 {flag}", segment, count=1)
 
 
 def _system_layer_passing(facts: Facts, stage: Stage, plan: Plan) -> system_hoist.Hoist | None:
@@ -334,10 +342,16 @@ def _dependencies_installed_above(
     parts: list[InstallPart],
     plans: dict[int, Plan] | None = None,
 ) -> bool:
-    """True when a RUN above the code COPY already installs what these need but the project.
+    """True when RUNs above the code COPY already install what these need but the project.
 
     An install that MLF201 moves above the code COPY itself (in `plans`) counts: once it
     has moved, the project install below the code is the pattern, not a finding.
+
+    A part that installs no project (`poetry install --no-root`, `pip install -r r.txt`)
+    chained with one that does is hoisted as it is, and stays in the RUN below the code
+    too (a no-op there, as `poetry install` is after `poetry install --no-root`): the same
+    command above is what this fix left. Without that the fix would hoist it again on
+    every pass (`poetry install --no-root && uv sync`: "fixes did not settle").
     """
     moving = {
         index
@@ -353,7 +367,9 @@ def _dependencies_installed_above(
     ]
     for part in parts:
         tool = part.command.tool
-        if tool == "poetry":
+        if not part.command.installs_project:
+            found = any(_same_install(p.command, part.command) for p in above)
+        elif tool == "poetry":
             found = any(p.command.tool == "poetry" and "--no-root" in p.command.argv for p in above)
         elif tool == "uv":
             found = any(
@@ -367,6 +383,17 @@ def _dependencies_installed_above(
         if not found:
             return False
     return True
+
+
+# What MLF202 adds to one copy of a command and maybe not to the other.
+_CACHE_FLAGS = frozenset({"--no-cache-dir", "--no-cache"})
+
+
+def _same_install(a: InstallCommand, b: InstallCommand) -> bool:
+    def words(command: InstallCommand) -> list[str]:
+        return [word for word in command.argv if word not in _CACHE_FLAGS]
+
+    return a.tool == b.tool and words(a) == words(b)
 
 
 def facts_stage(facts: Facts, instruction: Instruction) -> Stage:

@@ -21,7 +21,7 @@ from mlfix.scan import guards
 from mlfix.scan.build import RefBuilder
 from mlfix.scan.classify import classify
 from mlfix.scan.loaders import CANDIDATE_NAMES
-from mlfix.scan.prefilter import may_load_models, needle_lines, read_bytes
+from mlfix.scan.prefilter import may_load_models, needle_lines, read_bytes, read_problem
 from mlfix.scan.refs import ModelRef, ScanProblem, ScanResult
 from mlfix.scan.resolve import MAX_EVALS, Evaluator, Project
 from mlfix.scan.source import MAX_NESTING, Scope, SourceFile
@@ -248,7 +248,7 @@ def scan_file(
     except OSError as exc:
         return ScanResult(
             files_scanned=1,
-            problems=(ScanProblem(display, 1, f"cannot be read ({exc.strerror or exc})"),),
+            problems=(ScanProblem(display, 1, read_problem(exc)),),
         )
     if not may_load_models(data):
         return ScanResult(files_scanned=1)

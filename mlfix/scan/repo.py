@@ -29,6 +29,7 @@ from mlfix.scan.prefilter import (
     PythonFile,
     filter_batch,
     iter_python_files,
+    read_problem,
 )
 from mlfix.scan.refs import ModelRef, ScanProblem, ScanResult
 from mlfix.scan.resolve import Evaluator, Project
@@ -63,10 +64,8 @@ class _BatchScanner:
         partial.scanned += len(batch)
         for candidate in filter_batch([file for file in batch if not is_test_file(file.rel)]):
             if candidate.error is not None:
-                reason = candidate.error.strerror or str(candidate.error)
-                partial.problems.append(
-                    ScanProblem(Path(candidate.file.rel), 1, f"cannot be read ({reason})")
-                )
+                message = read_problem(candidate.error)
+                partial.problems.append(ScanProblem(Path(candidate.file.rel), 1, message))
                 continue
             if candidate.too_large:
                 message = f"not scanned: larger than {MAX_FILE_BYTES >> 20} MB"

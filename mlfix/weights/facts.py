@@ -26,6 +26,7 @@ from typing import Any
 from mlfix.config import Settings
 from mlfix.context.dockerignore import DockerIgnore, find_ignore_file
 from mlfix.deps.facts import Context
+from mlfix.discover import display
 from mlfix.dockerfile import shell
 from mlfix.dockerfile.model import DockerfileModel, Instruction, Stage
 from mlfix.dockerfile.state import Effective, copy_plan, effective, expand
@@ -35,6 +36,7 @@ from mlfix.scan import (
     ModelRef,
     RefKind,
     RunFacts,
+    ScanProblem,
     scan_file,
     scan_repo,
     scan_run_command,
@@ -439,9 +441,17 @@ class Gatherer:
             return not _copied(rel, is_dir, sources)
 
         result = scan_repo(self.root, exclude=exclude, env=env, versions=versions, argv=dict(argv))
+        self.skipped(result.problems)
         found = tuple(self.absolute(ref) for ref in result.refs)
         self.cache[key] = found
         return found
+
+    def skipped(self, problems: Iterable[ScanProblem]) -> None:
+        """What the scan could not read or parse is a warning, never silent: a model loaded
+        there is not baked. Cached scans warn once, when they run."""
+        for problem in problems:
+            where = display(self.root / problem.path)  # a relative path is the context's
+            self.documents.warn(f"{where}:{problem.line}: {problem.message}")
 
     def edited(
         self, refs: tuple[ModelRef, ...], env: Mapping[str, str], versions: Mapping[str, str]
@@ -485,6 +495,7 @@ class Gatherer:
                     root=self.root,
                     versions=versions,
                 )
+                self.skipped(self.cache[key].problems)
         facts: RunFacts = self.cache[key]
         return facts
 
@@ -504,6 +515,7 @@ class Gatherer:
         key = repr(("script", rel, sorted(env.items()), sorted(versions.items())))
         if key not in self.cache:
             result = scan_file(self.root / rel, root=self.root, env=env, versions=versions)
+            self.skipped(result.problems)
             self.cache[key] = tuple(self.absolute(ref) for ref in result.refs)
         refs: tuple[ModelRef, ...] = self.cache[key]
         return refs

@@ -24,23 +24,54 @@ MAX_CALL_SITES = 32
 MAX_DEPTH = 3  # call sites of call sites of ... followed at most this deep
 
 
-def _calls_named(
-    source: SourceFile, node: ast.AST, scope: Scope, name: str
-) -> Iterator[tuple[ast.Call, Scope]]:
-    """Calls spelling `name` under `node`, with the scope each runs in."""
-    stack: list[tuple[ast.AST, Scope]] = [(node, scope)]
+CallIndex = dict[str, list[tuple[ast.Call, Scope]]]
+
+
+def _calls_named(source: SourceFile, name: str) -> list[tuple[ast.Call, Scope]]:
+    """Calls spelling `name` in the file, with the scope each runs in, in walk order.
+
+    The file is walked once, on the first question, and every call indexed by the name it
+    spells: one file is asked about many names (each parameter of each loader's caller),
+    and walking it for each cost most of the scan on real repositories.
+    """
+    key = ("calls", id(source.tree))
+    index = source.cache.get(key)
+    if not isinstance(index, dict):
+        index = source.cache[key] = _index_calls(source)
+    calls: list[tuple[ast.Call, Scope]] = index.get(name, [])
+    return calls
+
+
+# Nodes that hold no call below them: not walked into.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.cmpop, ast.unaryop,
+           ast.boolop, ast.alias)  # fmt: skip
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _index_calls(source: SourceFile) -> CallIndex:
+    """Every call of the file by the name it spells, in the order of a depth-first walk
+    (`ast.iter_child_nodes` order, children of a node taken last first), written out by
+    hand: the generic walk's generators cost more than the rest of the search."""
+    index: CallIndex = {}
+    stack: list[tuple[ast.AST, Scope]] = [(source.tree, source.module_scope)]
+    pop, push = stack.pop, stack.append
     while stack:
-        current, where = stack.pop()
-        for child in ast.iter_child_nodes(current):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append((child, source.scope(child, where)))
-                continue
-            if isinstance(child, ast.Call):
-                func = child.func
-                spelled = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                if spelled == name:
-                    yield child, where
-            stack.append((child, where))
+        current, where = pop()
+        for name in current._fields:
+            value = getattr(current, name, None)
+            for child in value if isinstance(value, list) else (value,):
+                if not isinstance(child, ast.AST) or isinstance(child, _LEAVES):
+                    continue
+                if isinstance(child, _SCOPES):
+                    push((child, source.scope(child, where)))
+                    continue
+                if isinstance(child, ast.Call):
+                    func = child.func
+                    spelled = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                    if spelled is not None:
+                        index.setdefault(spelled, []).append((child, where))
+                push((child, where))
+    return index
 
 
 class CallSites(EvaluatorBase):
@@ -117,4 +148,4 @@ class CallSites(EvaluatorBase):
                 if other is not None:
                     sources.append(other)
         for source in sources:
-            yield from _calls_named(source, source.tree, source.module_scope, name)
+            yield from _calls_named(source, name)
