@@ -91,7 +91,10 @@ def between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> N
                 # the engine may apply this fix without the earlier one (a suppression).
                 plan.moved.append(instruction)
                 plan.needs = _union(plan.needs, earlier.needs)
-                _weaken(plan, earlier.applicability, f"it moves with line {instruction.first_line}")
+                why = f"it moves with line {instruction.first_line}"
+                if earlier.applicability is Applicability.DISPLAY_ONLY and earlier.reasons:
+                    why += f", which mlfix does not move ({earlier.reasons[0]})"
+                _weaken(plan, earlier.applicability, why)
             else:
                 staying.append(instruction)
                 _weaken(
