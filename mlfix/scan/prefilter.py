@@ -91,6 +91,7 @@ _EXACT_GROUPS = _exact_groups()
 def _confirmed(data: bytes) -> bool:
     return any(group.search(data) for group in _EXACT_GROUPS)
 
+
 # Directories that never hold the project's own code.
 SKIP_DIRS = frozenset(
     {
