@@ -191,7 +191,15 @@ def run_repo(entry: dict[str, Any], corpus: Path, tmp: Path, oracle: Any) -> Rep
                     findings=applied,
                     applied=("safe", "unsafe"),
                 )
-                result.oracle.append(verdict.to_json())
+                row = verdict.to_json()
+                # Issue 10 asks for the install cached "wherever MLF201 applied": a
+                # display-only MLF201 changes nothing, so its install still reruns.
+                row["mlf201_applied"] = any(
+                    f.get("code") == "MLF201"
+                    and (f.get("fix") or {}).get("applicability") in ("safe", "unsafe")
+                    for f in for_dockerfile(applied, df["path"])
+                )
+                result.oracle.append(row)
             except Exception as exc:  # the oracle's own failure is a result too
                 skipped = f"oracle error: {exc!r}"
                 result.oracle.append({"dockerfile": df["path"], "skipped": skipped})
@@ -217,7 +225,7 @@ def _oracle_cells(result: RepoResult) -> list[str]:
     broken = sum(bool(o["broken"]) for o in built)
     files = sum(bool(o["file_diffs"]) for o in built)
     reads = sum(bool(o["read_diffs"]) for o in built)
-    cached = [o["install_cached"] for o in built if o["fixed_builds"]]
+    cached = [o["install_cached"] for o in built if o["fixed_builds"] and o.get("mlf201_applied")]
     cell = f"{sum(c is True for c in cached)}/{sum(c is False for c in cached)}"
     return [
         f"{orig}/{len(built)}",
@@ -244,7 +252,7 @@ HEADER = (
     "broken",
     "files≠",
     "reads≠",
-    "cached y/n",
+    "201 cached y/n",
     "skip",
     "mlfix s",
     "hadolint s",
@@ -318,7 +326,7 @@ def details(results: list[RepoResult], totals: dict[str, Tally]) -> list[str]:
                 out.append(f"original fails {where}: {o['original_error'][-300:]}")
             for d in o.get("file_diffs", [])[:5] + o.get("read_diffs", [])[:5]:
                 out.append(f"differs {where}: {d}")
-            if o.get("install_cached") is False:
+            if o.get("install_cached") is False and o.get("mlf201_applied"):
                 out.append(f"install reran {where} after editing {o['edited_file']}")
     for kind in KINDS:
         for what in ("missed", "extra"):
