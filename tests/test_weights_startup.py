@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,32 @@ def test_a_binary_start_command_is_not_read_as_a_script(tmp_path: Path) -> None:
     result = run_target(target, Settings(select=("MLF301",), unsafe_fixes=True), fix=True)
     assert result.error is None
     assert result.findings == []
+
+
+@pytest.mark.parametrize("skipped", ["syntax", "fifo"])
+def test_a_file_the_scan_skips_keeps_offline_mode_off(tmp_path: Path, skipped: str) -> None:
+    """The model a skipped file loads is not baked: with HF_HUB_OFFLINE=1 it could not
+    download at start either, so the bake goes in and offline mode stays unset."""
+    (tmp_path / "requirements.txt").write_text("transformers==4.44.2\n")
+    (tmp_path / "app.py").write_text(
+        'from transformers import AutoModel\nm = AutoModel.from_pretrained("gpt2")\n'
+    )
+    if skipped == "fifo":
+        os.mkfifo(tmp_path / "extra.py")
+    else:
+        (tmp_path / "extra.py").write_text(  # it names a loader, but does not parse
+            "from transformers import AutoModel\nAutoModel.from_pretrained(\n"
+        )
+    (tmp_path / "Dockerfile").write_text(
+        "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements.txt .\n"
+        "RUN pip install --no-cache-dir -r requirements.txt\n"
+        'COPY . .\nCMD ["python", "app.py"]\n'
+    )
+    target = Target(tmp_path / "Dockerfile", tmp_path, "Dockerfile")
+    result = run_target(target, Settings(select=("MLF301",), unsafe_fixes=True), fix=True)
+    assert result.error is None
+    fixed = next(new for path, (_old, new) in result.changes.items() if path.name == "Dockerfile")
+    assert "hf download gpt2" in fixed
+    assert "HF_HUB_OFFLINE" not in fixed
+    notes = [n for f in result.findings for n in f.notes]
+    assert any("HF_HUB_OFFLINE stays unset" in n and "extra.py" in n for n in notes), notes

@@ -449,9 +449,20 @@ class Gatherer:
     def skipped(self, problems: Iterable[ScanProblem]) -> None:
         """What the scan could not read or parse is a warning, never silent: a model loaded
         there is not baked. Cached scans warn once, when they run."""
+        unscanned: dict[str, str] = self.cache.setdefault("unscanned", {})
         for problem in problems:
             where = display(self.root / problem.path)  # a relative path is the context's
             self.documents.warn(f"{where}:{problem.line}: {problem.message}")
+            unscanned.setdefault(f"{where}:{problem.line}", problem.message)
+
+    def unscanned(self) -> list[str]:
+        """Why offline mode could break the app: a model a file the scan skipped loads is
+        not baked, and with HF_HUB_OFFLINE=1 it could not download at start either."""
+        found: dict[str, str] = self.cache.get("unscanned", {})
+        return [
+            f"{where}: {message}, so a model it loads is not baked"
+            for where, message in found.items()
+        ]
 
     def edited(
         self, refs: tuple[ModelRef, ...], env: Mapping[str, str], versions: Mapping[str, str]
@@ -778,6 +789,7 @@ class Gatherer:
                 self.documents.text(ref.path)  # MLF305 rewrites the call
         blockers = _offline_blockers(refs, unresolved_downloads, self.root)
         blockers += self.hub_libraries_not_followed()
+        blockers += self.unscanned()
         blockers += [f"{ref.repo_id!a} is not usable in a build line" for ref, _ in rejected]
         offline_set = bool(
             cache.value(env, "HF_HUB_OFFLINE") or cache.value(env, "TRANSFORMERS_OFFLINE")
