@@ -54,8 +54,10 @@ temp dir, which runtimes often mount empty): its models are baked there, the tem
 default as `/opt/fastembed` with `FASTEMBED_CACHE_PATH` set. A start script is left as it
 is: with the files baked, its download finds them (and keeps them when the hub cannot be
 reached). `HF_HUB_OFFLINE=1` is set only when every model the
-code loads was resolved and is baked, and the project installs no library that downloads
-from the hub in ways mlfix does not follow (`datasets`, `evaluate`). With
+code loads was resolved and is baked, the scan read every file it meant to (a FIFO, a
+file over its size cap or one that does not parse may load a model too), and the project
+installs no library that downloads from the hub in ways mlfix does not follow
+(`datasets`, `evaluate`). With
 `weights = "volume"` the compose service mounts the host's cache instead.
 
 The weights go to the stage that runs the app: the last one, or the stage a compose
