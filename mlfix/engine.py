@@ -20,7 +20,7 @@ from mlfix.context import facts as context_facts
 from mlfix.deps import system
 from mlfix.deps.facts import Context, gather
 from mlfix.discover import services_building
-from mlfix.dockerfile import edit
+from mlfix.dockerfile import edit, tail
 from mlfix.dockerfile.model import parse
 from mlfix.errors import MlfixError
 from mlfix.facts import Facts, Target
@@ -164,7 +164,7 @@ class Session:
             findings.extend(_through_link(f) for f in check(facts))
         suppressions = suppress.parse(facts.dockerfile)
         kept = suppress.apply(suppressions, findings, self.target.dockerfile).kept
-        return kept + self._unused(facts, suppressions, findings)
+        return tail.guard(facts.dockerfile, kept + self._unused(facts, suppressions, findings))
 
     def _unused(
         self, facts: Facts, suppressions: list[suppress.Suppression], findings: list[Finding]
@@ -192,7 +192,7 @@ class Session:
             for _code, check in self.rules():
                 facts = self.facts()
                 suppressions = suppress.parse(facts.dockerfile)
-                found = [_through_link(f) for f in check(facts)]
+                found = tail.guard(facts.dockerfile, [_through_link(f) for f in check(facts)])
                 kept = suppress.apply(suppressions, found, self.target.dockerfile).kept
                 findings = [f for f in kept if _applies(f, self.settings)]
                 protected = _protected_spans(facts, [f for f in found if f not in kept])
