@@ -36,14 +36,14 @@ class Features:
 
     crlf: bool = True
     bom: bool = True
-    backtick_escape: bool = False
+    backtick_escape: bool = True
     tabs: bool = True
     no_final_newline: bool = True
     heredocs: bool = True
     json_forms: bool = True
     comments_in_continuation: bool = True
     trailing_shell_comment: bool = True
-    open_continuation_at_eof: bool = False
+    open_continuation_at_eof: bool = True
     non_utf8: bool = True
     tokens: bool = False
 
@@ -51,10 +51,7 @@ class Features:
 # What every property holds for today.
 VALID = Features()
 # Shapes the issue (#13) lists as broken, with the module owner who fixes them.
-KNOWN_BROKEN: dict[str, str] = {
-    "backtick_escape": "dockerfile helper: generated lines use `\\` under `# escape=``",
-    "open_continuation_at_eof": "dockerfile helper: a fix appends onto an open continuation",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 EVERYTHING = Features(**{name: True for name in Features.__dataclass_fields__})
 
 
@@ -341,7 +338,9 @@ def dockerfiles(draw: st.DrawFn, features: Features = VALID) -> Generated:
             if draw(st.integers(0, 6)) == 0:
                 parts.append([""])
     text = render(parts, s, header)
-    heredoc_last = "<<" in parts[-1][0]  # a continuation after the terminator hides it
+    # A continuation after a heredoc's terminator hides it (blank and comment parts aside).
+    last_part = next(p for p in reversed(parts) if p[0] and not p[0].startswith("#"))
+    heredoc_last = "<<" in last_part[0]
     if features.open_continuation_at_eof and not heredoc_last and draw(st.integers(0, 4)) == 0:
         text = text.rstrip("\r\n") + f" {s.escape}{s.newline}"
     data = text.encode("utf-8")
