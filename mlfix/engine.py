@@ -29,7 +29,7 @@ from mlfix.patch import linked
 from mlfix.regular import not_regular
 from mlfix.rules import RULES, check_of
 from mlfix.rules import mlf001_unused_suppression as unused_rule
-from mlfix.textio import read_text
+from mlfix.textio import read_dockerfile, read_text
 from mlfix.weights import facts as weights
 
 MAX_PASSES = 12
@@ -123,7 +123,9 @@ class Session:
     def __init__(self, target: Target, settings: Settings, dockerfile_text: str | None = None):
         self.target = target
         self.settings = settings
-        text = dockerfile_text if dockerfile_text is not None else read_text(target.dockerfile)
+        text = (
+            dockerfile_text if dockerfile_text is not None else read_dockerfile(target.dockerfile)
+        )
         self.context = Context(target.context, target.dockerfile, text)
         if not target.context.is_dir():
             raise MlfixError(target.context, "build context is not a readable directory")
