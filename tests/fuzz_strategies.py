@@ -46,12 +46,16 @@ class Features:
     open_continuation_at_eof: bool = True
     non_utf8: bool = True
     tokens: bool = False
+    unpinned_project_dependencies: bool = False
 
 
 # What every property holds for today.
 VALID = Features()
 # Shapes the issue (#13) lists as broken, with the module owner who fixes them.
-KNOWN_BROKEN: dict[str, str] = {}
+KNOWN_BROKEN: dict[str, str] = {
+    "unpinned_project_dependencies": "rules owner (MLF201): the `pip install .` split hoists "
+    "pyproject's unpinned dependencies as `pip install transformers` (new hadolint DL3013)",
+}
 EVERYTHING = Features(**{name: True for name in Features.__dataclass_fields__})
 
 
@@ -431,16 +435,23 @@ JUNK: dict[str, bytes] = {
 
 
 @st.composite
-def contexts(draw: st.DrawFn, value: st.SearchStrategy[str] = FIELD_VALUE) -> dict[str, bytes]:
+def contexts(
+    draw: st.DrawFn, value: st.SearchStrategy[str] = FIELD_VALUE, features: Features = VALID
+) -> dict[str, bytes]:
     """Files of a build context next to the Dockerfile (relative path -> bytes)."""
     files: dict[str, bytes] = {}
     if draw(st.integers(0, 7)):
         files["requirements.txt"] = ("\n".join(draw(REQUIREMENTS)) + "\n").encode()
+    dependency = (
+        b"transformers" if features.unpinned_project_dependencies else b"transformers==4.40.0"
+    )
     if draw(st.booleans()):
         files["pyproject.toml"] = draw(
             st.sampled_from(
                 (
-                    b'[project]\nname = "app"\nversion = "0.1"\ndependencies = ["transformers"]\n',
+                    b'[project]\nname = "app"\nversion = "0.1"\ndependencies = ["'
+                    + dependency
+                    + b'"]\n',
                     b'[tool.poetry]\nname = "app"\nversion = "0.1"\n\n'
                     b'[tool.poetry.dependencies]\npython = "^3.11"\n',
                 )
