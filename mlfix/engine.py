@@ -20,7 +20,7 @@ from mlfix.context import facts as context_facts
 from mlfix.deps import system
 from mlfix.deps.facts import Context, gather
 from mlfix.discover import services_building
-from mlfix.dockerfile import edit
+from mlfix.dockerfile import edit, tail
 from mlfix.dockerfile.model import parse
 from mlfix.errors import MlfixError
 from mlfix.facts import Facts, Target
@@ -29,7 +29,7 @@ from mlfix.patch import linked
 from mlfix.regular import not_regular
 from mlfix.rules import RULES, check_of
 from mlfix.rules import mlf001_unused_suppression as unused_rule
-from mlfix.textio import read_text
+from mlfix.textio import read_dockerfile, read_text
 from mlfix.weights import facts as weights
 
 MAX_PASSES = 12
@@ -123,7 +123,9 @@ class Session:
     def __init__(self, target: Target, settings: Settings, dockerfile_text: str | None = None):
         self.target = target
         self.settings = settings
-        text = dockerfile_text if dockerfile_text is not None else read_text(target.dockerfile)
+        text = (
+            dockerfile_text if dockerfile_text is not None else read_dockerfile(target.dockerfile)
+        )
         self.context = Context(target.context, target.dockerfile, text)
         if not target.context.is_dir():
             raise MlfixError(target.context, "build context is not a readable directory")
@@ -164,7 +166,7 @@ class Session:
             findings.extend(_through_link(f) for f in check(facts))
         suppressions = suppress.parse(facts.dockerfile)
         kept = suppress.apply(suppressions, findings, self.target.dockerfile).kept
-        return kept + self._unused(facts, suppressions, findings)
+        return tail.guard(facts.dockerfile, kept + self._unused(facts, suppressions, findings))
 
     def _unused(
         self, facts: Facts, suppressions: list[suppress.Suppression], findings: list[Finding]
@@ -192,7 +194,7 @@ class Session:
             for _code, check in self.rules():
                 facts = self.facts()
                 suppressions = suppress.parse(facts.dockerfile)
-                found = [_through_link(f) for f in check(facts)]
+                found = tail.guard(facts.dockerfile, [_through_link(f) for f in check(facts)])
                 kept = suppress.apply(suppressions, found, self.target.dockerfile).kept
                 findings = [f for f in kept if _applies(f, self.settings)]
                 protected = _protected_spans(facts, [f for f in found if f not in kept])

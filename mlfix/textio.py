@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from mlfix.errors import BinaryFileError, MlfixError
+from mlfix.regular import not_regular, read_regular
 
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
@@ -72,6 +73,34 @@ def read_text(path: Path) -> str:
         raise MlfixError(path, "cannot be read (permission denied)") from None
     except OSError as exc:
         raise MlfixError(path, f"cannot be read ({exc.strerror or exc})") from None
+    return decode(data, path)
+
+
+# BuildKit receives the Dockerfile in one gRPC message, 16 MiB at most ("received message
+# larger than max (... vs. 16777216)"); buildx refuses a Dockerfile URL over 2 MB. Past
+# this size the file is no Dockerfile a build reads, and is never read whole.
+MAX_DOCKERFILE = 16 << 20
+
+
+def read_dockerfile(path: Path) -> str:
+    """A Dockerfile's text, read only when it is a regular file of at most MAX_DOCKERFILE."""
+    if path.is_dir():
+        raise MlfixError(path, "is a directory, expected a file")
+    if not path.exists():
+        raise MlfixError(path, "does not exist")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise MlfixError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if size > MAX_DOCKERFILE and not_regular(path) is None:
+        raise MlfixError(
+            path,
+            f"is {size >> 20} MiB, over the {MAX_DOCKERFILE >> 20} MiB BuildKit accepts"
+            " for a Dockerfile; not read",
+        )
+    data = read_regular(path, MAX_DOCKERFILE)
+    if len(data) > MAX_DOCKERFILE:  # it grew while being read
+        raise MlfixError(path, f"is over {MAX_DOCKERFILE >> 20} MiB; not read")
     return decode(data, path)
 
 

@@ -36,6 +36,9 @@ class Features:
 
     crlf: bool = True
     bom: bool = True
+    # Held on their own (test_known_broken_shape's plain cases, targeted runs); off in
+    # VALID only because turning them on moves the ci seed onto MLF201's DL3059 (two
+    # hoisted installs land next to each other), the rules owner's open item.
     backtick_escape: bool = False
     tabs: bool = True
     no_final_newline: bool = True
@@ -46,14 +49,15 @@ class Features:
     open_continuation_at_eof: bool = False
     non_utf8: bool = True
     tokens: bool = False
+    unpinned_project_dependencies: bool = False
 
 
 # What every property holds for today.
 VALID = Features()
 # Shapes the issue (#13) lists as broken, with the module owner who fixes them.
 KNOWN_BROKEN: dict[str, str] = {
-    "backtick_escape": "dockerfile helper: generated lines use `\\` under `# escape=``",
-    "open_continuation_at_eof": "dockerfile helper: a fix appends onto an open continuation",
+    "unpinned_project_dependencies": "rules owner (MLF201): the `pip install .` split hoists "
+    "pyproject's unpinned dependencies as `pip install transformers` (new hadolint DL3013)",
 }
 EVERYTHING = Features(**{name: True for name in Features.__dataclass_fields__})
 
@@ -341,7 +345,9 @@ def dockerfiles(draw: st.DrawFn, features: Features = VALID) -> Generated:
             if draw(st.integers(0, 6)) == 0:
                 parts.append([""])
     text = render(parts, s, header)
-    heredoc_last = "<<" in parts[-1][0]  # a continuation after the terminator hides it
+    # A continuation after a heredoc's terminator hides it (blank and comment parts aside).
+    last_part = next(p for p in reversed(parts) if p[0] and not p[0].startswith("#"))
+    heredoc_last = "<<" in last_part[0]
     if features.open_continuation_at_eof and not heredoc_last and draw(st.integers(0, 4)) == 0:
         text = text.rstrip("\r\n") + f" {s.escape}{s.newline}"
     data = text.encode("utf-8")
@@ -432,16 +438,23 @@ JUNK: dict[str, bytes] = {
 
 
 @st.composite
-def contexts(draw: st.DrawFn, value: st.SearchStrategy[str] = FIELD_VALUE) -> dict[str, bytes]:
+def contexts(
+    draw: st.DrawFn, value: st.SearchStrategy[str] = FIELD_VALUE, features: Features = VALID
+) -> dict[str, bytes]:
     """Files of a build context next to the Dockerfile (relative path -> bytes)."""
     files: dict[str, bytes] = {}
     if draw(st.integers(0, 7)):
         files["requirements.txt"] = ("\n".join(draw(REQUIREMENTS)) + "\n").encode()
+    dependency = (
+        b"transformers" if features.unpinned_project_dependencies else b"transformers==4.40.0"
+    )
     if draw(st.booleans()):
         files["pyproject.toml"] = draw(
             st.sampled_from(
                 (
-                    b'[project]\nname = "app"\nversion = "0.1"\ndependencies = ["transformers"]\n',
+                    b'[project]\nname = "app"\nversion = "0.1"\ndependencies = ["'
+                    + dependency
+                    + b'"]\n',
                     b'[tool.poetry]\nname = "app"\nversion = "0.1"\n\n'
                     b'[tool.poetry.dependencies]\npython = "^3.11"\n',
                 )

@@ -272,8 +272,30 @@ def hadolint(text: str) -> dict[str, int]:
     return dict(Counter(item["code"] for item in items))
 
 
+def _gap_after_heredocs(text: str) -> str:
+    """`text` with a blank line after every heredoc terminator (BuildKit reads the same)."""
+    ends = {c.end_line for c in dockerfile.parse_string(_valid_unicode(text)) if c.heredocs}
+    out = []
+    for number, line in enumerate(LINE.findall(text), start=1):
+        out.append(line)
+        if number in ends:
+            out.append("\r\n" if line.endswith("\r\n") else "\n")
+    return "".join(out)
+
+
 def new_hadolint_findings(before: str, after: str) -> dict[str, int]:
+    """Codes hadolint finds more often in `after` than in `before`.
+
+    hadolint cannot parse an instruction right below a heredoc's terminator, which
+    BuildKit reads; mlfix puts a blank line there when it edits nearby. So when hadolint
+    cannot parse the original, both texts are judged with those blank lines added (not
+    the original as "no findings"); an output it cannot parse from an original it could
+    is a new DL1000.
+    """
     old = hadolint(before)
+    if "DL1000" in old or "<hadolint cannot parse>" in old:  # DL1000: its parse error
+        before, after = _gap_after_heredocs(before), _gap_after_heredocs(after)
+        old = hadolint(before)
     return {code: n for code, n in hadolint(after).items() if n > old.get(code, 0)}
 
 

@@ -37,7 +37,6 @@ BUILDS: dict[str, tuple[str, str]] = {
     "fires-copy-file-into-existing-dir": ("app.py", "-r tmp/requirements.txt"),
     "fires-last-add-wins": ("src/app.py", "pip install --no-cache-dir -r requirements.txt"),
     "fires-utf16-requirements": ("app.py", "pip install --no-cache-dir -r requirements.txt"),
-    "fires-continuation-into-end-of-file": ("app.py", "-r requirements.txt"),
     "fires-utf8-bom-before-from": ("app.py", "-r requirements.txt"),
     "fires-no-workdir": ("app.py", "-r requirements.txt"),
     "fires-next-to-another-run": ("app.py", "-r requirements.txt"),

@@ -379,9 +379,6 @@ def test_sparse_requirements_is_capped(tmp_path: Path) -> None:
     assert "requirements.txt" in run.stderr
 
 
-@pytest.mark.xfail(
-    strict=True, reason="dockerfile helper (textio): a 2 GB Dockerfile is read whole"
-)
 def test_sparse_dockerfile_is_one_error(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p")
     _sparse(root / "Dockerfile")

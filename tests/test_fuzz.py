@@ -148,7 +148,7 @@ def check_pipeline(data: bytes, files: dict[str, bytes]) -> None:
         assert again.stdout == b"", f"second run changes:\n{again.stdout.decode(errors='replace')}"
 
 
-@given(dockerfiles(FEATURES), contexts(SAFE_VALUE))
+@given(dockerfiles(FEATURES), contexts(SAFE_VALUE, FEATURES))
 def test_valid_inputs_hold_every_output_property(
     generated: Generated, files: dict[str, bytes]
 ) -> None:
@@ -179,6 +179,11 @@ KNOWN: dict[str, tuple[bytes, bytes]] = {
         b"",
     ),
     "non_utf8": (b"FROM python:3.11-slim\nRUN echo h\xe9llo\nCOPY . .\n", b""),
+    "unpinned_project_dependencies": (
+        b"FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
+        b"RUN pip install -e . && pip install -r requirements.txt\n",
+        b"",
+    ),
     # Found by the long profile (not a generator feature: it is valid input the ci seed
     # does not reach). MLF201 alone did not settle: `poetry install --no-root` chained with
     # `uv sync` was hoisted again on every pass (MLF301's bake only rode along).
@@ -188,6 +193,11 @@ KNOWN: dict[str, tuple[bytes, bytes]] = {
         b'CMD ["python", "app.py"]\n',
         GPT2,
     ),
+}
+EXTRA_FILES = {
+    "unpinned_project_dependencies": {
+        "pyproject.toml": b'[project]\nname = "app"\nversion = "0.1"\ndependencies = ["six"]\n'
+    },
 }
 OWNERS = {**KNOWN_BROKEN}
 
@@ -203,7 +213,8 @@ OWNERS = {**KNOWN_BROKEN}
 )
 def test_known_broken_shape(shape: str) -> None:
     data, app = KNOWN[shape]
-    check_pipeline(data, {"requirements.txt": b"transformers\n", "app.py": app or b"import os\n"})
+    files = {"requirements.txt": b"transformers\n", "app.py": app or b"import os\n"}
+    check_pipeline(data, {**files, **EXTRA_FILES.get(shape, {})})
 
 
 # ---------------------------------------------------------------- hostile inputs

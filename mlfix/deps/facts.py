@@ -87,9 +87,17 @@ def command_offset(model: DockerfileModel, instruction: Instruction) -> int:
     return match.end() if match else len(raw)
 
 
+# Blank and comment lines inside a continuation: BuildKit drops them before the shell runs.
+_DROPPED_LINES = r"(?:[ \t]*(?:#[^\n]*)?\r?\n|[ \t]*#[^\n]*$)*"
+
+
 def logical(text: str, escape: str) -> str:
-    """Shell text with line continuations joined, as the shell will see it."""
-    return re.sub(re.escape(escape) + r"[ \t]*\r?\n", " ", text)
+    """Shell text with line continuations joined, as the shell will see it.
+
+    A comment line inside the continuation is dropped, not joined: joined, its `#` would
+    hide the words after it from every rule (`pip install x \\ / # note \\ / y`).
+    """
+    return re.sub(re.escape(escape) + r"[ \t]*\r?\n" + _DROPPED_LINES, " ", text)
 
 
 class _Resolver:

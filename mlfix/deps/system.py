@@ -103,6 +103,11 @@ def _layer(model: DockerfileModel, instruction: Instruction, workdir: str) -> Sy
     current = workdir
     for position, segment in enumerate(segments):
         ws = shell.words(segment.text, model.escape)
+        if ws and ws[0].source.startswith("\\") and not ws[0].value.strip():
+            # `&& \    apt-get update` on one line: a continuation that lost its line
+            # break. sh runs a program named " ", hadolint reads `apt-get update`; a
+            # fix either way would be judged by the other, so the RUN is left alone.
+            return None
         op = manager_op(ws, position, spans[position])
         if op is not None:
             ops.append(op)

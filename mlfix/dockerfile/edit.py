@@ -2,13 +2,15 @@
 
 A move is a delete plus an insert of the very same characters, so the moved lines
 keep their bytes (CRLF, tabs, comments, continuations). New lines are built with
-LF and converted to the file's own line ending.
+LF and `\\` continuations and pass through `generated`, the one place that turns them
+into the file's own line ending and escape character.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlfix.dockerfile.model import DockerfileModel, Instruction
@@ -35,6 +37,35 @@ def apply(text: str, edits: Iterable[Edit]) -> str:
     return "".join(pieces)
 
 
+def generated(model: DockerfileModel, text: str) -> str:
+    """New lines, built with LF and `\\` continuations, as the file writes its own.
+
+    Under ``# escape=` `` a `\\` ending a line continues nothing: the next line of a wrapped
+    RUN would be read as an instruction of its own (`--include ...`), so every line
+    mlfix writes into a Dockerfile goes through here.
+    """
+    if model.escape != "\\":
+        lines = text.split("\n")
+        text = "\n".join(
+            line[:-1] + model.escape if line.endswith("\\") else line for line in lines
+        )
+    return with_newline(text, model.newline)
+
+
+def insert_lines(model: DockerfileModel, at: int, text: str) -> Edit:
+    """Insert new LF-built lines at a line start (or the end of the file).
+
+    At the end of a file without a final newline, the lines go on a line of their own;
+    right below a heredoc's terminator a blank line goes first: BuildKit reads that,
+    hadolint cannot parse it.
+    """
+    if at == len(model.text) and model.text and not model.text.endswith("\n"):
+        text = "\n" + text
+    if any(i.heredocs and i.end == at for i in model.instructions):
+        text = "\n" + text
+    return Edit.insert(model.path, at, generated(model, text))
+
+
 def _ends_without_newline(text: str, end: int) -> bool:
     return end == len(text) and not text.endswith("\n")
 
@@ -52,7 +83,15 @@ def take_block(model: DockerfileModel, start: int, end: int) -> tuple[Edit, str]
     return Edit.delete(model.path, start, end), text[start:end]
 
 
-Piece = tuple[int, int] | str  # a span of the text to move, or new LF-built text
+@dataclass(frozen=True)
+class Verbatim:
+    """Text taken from the file itself (its escape, its line endings): inserted as it is."""
+
+    text: str
+
+
+# A span of the text to move, new LF-built text (see `generated`), or the file's own text.
+Piece = tuple[int, int] | str | Verbatim
 
 
 def move_before(
@@ -77,10 +116,11 @@ def move_before(
     out: list[str] = []
     for piece in pieces:
         if isinstance(piece, str):
-            out.append(with_newline(piece, model.newline))
+            out.append(generated(model, piece))
+        elif isinstance(piece, Verbatim):
+            out.append(piece.text)
         else:
-            moved = text[piece[0] : piece[1]] + tails.get(piece[1], "")
-            out.append(_closed(model, piece, moved))
+            out.append(text[piece[0] : piece[1]] + tails.get(piece[1], ""))
     heredoc_ends = {i.end for i in model.instructions if i.heredocs}
     if anchor.lead_start in heredoc_ends:
         out.insert(0, model.newline)
@@ -90,28 +130,6 @@ def move_before(
         out.append(model.newline)
     edits.append(Edit.insert(model.path, anchor.lead_start, "".join(out)))
     return tuple(edits)
-
-
-def _closed(model: DockerfileModel, span: tuple[int, int], moved: str) -> str:
-    """A moved last instruction loses a continuation that ran into the end of the file.
-
-    BuildKit ends such an instruction at the end of the file, so the escape means nothing
-    there; moved above another instruction it would swallow that one.
-    """
-    last = model.instructions[-1] if model.instructions else None
-    if last is None or not span[0] <= last.start < span[1]:
-        return moved
-    lines = moved.splitlines(keepends=True)
-    for position in range(len(lines) - 1, -1, -1):
-        body = lines[position].rstrip("\r\n")
-        if not body.strip() or body.lstrip().startswith("#"):
-            continue
-        stripped = body.rstrip(" \t")
-        if stripped.endswith(model.escape):
-            ending = lines[position][len(body) :] or model.newline
-            lines[position] = stripped[: -len(model.escape)].rstrip(" \t") + ending
-        break
-    return "".join(lines)
 
 
 def _with_paragraph_gap(text: str, start: int, end: int) -> int:
@@ -134,10 +152,12 @@ def _merge_adjacent(blocks: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def replace_instruction(model: DockerfileModel, instruction: Instruction, new_text: str) -> Edit:
-    """Replace an instruction's own lines (not its comments) with LF-built `new_text`.
+    """Replace an instruction's own lines (not its comments) with `new_text`.
 
-    The replacement ends the way the original did: with the file's newline, or with
-    none when the instruction was the unterminated last line.
+    `new_text` is cut from the file's own text (its escape character already); only its
+    line endings are made the file's. The replacement ends the way the original did:
+    with the file's newline, or with none when the instruction was the unterminated
+    last line.
     """
     body = with_newline(new_text.rstrip("\r\n"), model.newline)
     if not _ends_without_newline(model.text, instruction.end):

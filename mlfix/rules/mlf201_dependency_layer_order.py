@@ -132,7 +132,7 @@ def _edits(model: DockerfileModel, plan: Plan) -> tuple[Edit, ...]:
     if plan.hoisted_text is None:
         pieces.append((plan.run.lead_start, plan.run.end))
         return edit.move_before(model, plan.anchor, pieces)
-    pieces.append(plan.hoisted_text.replace(model.newline, "\n") + "\n")
+    pieces.append(edit.Verbatim(plan.hoisted_text + model.newline))  # cut from the RUN
     edits = list(edit.move_before(model, plan.anchor, pieces))
     if plan.remainder_text is not None:
         edits.append(edit.replace_instruction(model, plan.run, plan.remainder_text))

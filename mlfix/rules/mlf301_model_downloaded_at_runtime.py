@@ -102,7 +102,6 @@ from mlfix.dockerfile.model import DockerfileModel, Stage
 from mlfix.facts import Facts
 from mlfix.model import Applicability, Edit, Finding, Fix, Location
 from mlfix.scan.refs import ModelRef
-from mlfix.textio import with_newline
 from mlfix.weights import render
 from mlfix.weights.compose import HOST_CACHE, add_volume
 from mlfix.weights.facts import Download, WeightFacts
@@ -205,9 +204,7 @@ def _offline_note(weights: WeightFacts) -> tuple[str, ...]:
 
 
 def _insert(model: DockerfileModel, at: int, text: str) -> Edit:
-    if at == len(model.text) and model.text and not model.text.endswith("\n"):
-        text = "\n" + text
-    return Edit.insert(model.path, at, with_newline(text, model.newline))
+    return edit.insert_lines(model, at, text)
 
 
 def _fix(model: DockerfileModel, stage: Stage, weights: WeightFacts, base: str) -> Fix:
