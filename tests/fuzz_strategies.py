@@ -36,29 +36,23 @@ class Features:
 
     crlf: bool = True
     bom: bool = True
-    # Held on their own (test_known_broken_shape's plain cases, targeted runs); off in
-    # VALID only because turning them on moves the ci seed onto MLF201's DL3059 (two
-    # hoisted installs land next to each other), the rules owner's open item.
-    backtick_escape: bool = False
+    backtick_escape: bool = True
     tabs: bool = True
     no_final_newline: bool = True
     heredocs: bool = True
     json_forms: bool = True
     comments_in_continuation: bool = True
     trailing_shell_comment: bool = True
-    open_continuation_at_eof: bool = False
+    open_continuation_at_eof: bool = True
     non_utf8: bool = True
     tokens: bool = False
-    unpinned_project_dependencies: bool = False
+    unpinned_project_dependencies: bool = True
 
 
 # What every property holds for today.
 VALID = Features()
 # Shapes the issue (#13) lists as broken, with the module owner who fixes them.
-KNOWN_BROKEN: dict[str, str] = {
-    "unpinned_project_dependencies": "rules owner (MLF201): the `pip install .` split hoists "
-    "pyproject's unpinned dependencies as `pip install transformers` (new hadolint DL3013)",
-}
+KNOWN_BROKEN: dict[str, str] = {}
 EVERYTHING = Features(**{name: True for name in Features.__dataclass_fields__})
 
 

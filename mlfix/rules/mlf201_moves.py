@@ -280,6 +280,14 @@ def new_copies(facts: Facts, plan: Plan) -> None:
             f"its manifests are copied again right above it, so it does not follow the RUN "
             f"at line {above.first_line} directly (hadolint DL3059)"
         )
+    elif not plan.new_copies and above is not None and plan.hoisted_text is None:
+        # Nothing to copy between them: moved, it would follow that RUN directly, with the
+        # same flags, which hadolint reports (DL3059). Joining two RUNs is the user's call.
+        plan.applicability = Applicability.DISPLAY_ONLY
+        plan.reasons.append(
+            f"moved, it would follow the RUN at line {above.first_line} directly (hadolint "
+            "DL3059); join the two and move them by hand"
+        )
 
 
 def _above_install(facts: Facts, plan: Plan) -> Instruction | None:

@@ -22,6 +22,7 @@ from mlfix.model import Applicability
 from mlfix.rules import mlf201_inputs as feeds
 from mlfix.rules.mlf201_moves import HARMLESS, Plan, between, new_copies
 
+VERSIONED = re.compile(r"==|>=|<=|~=|!=|[<>@]")  # what hadolint's DL3013 takes for a pin
 PIP_PROJECT = re.compile(
     r"(?:(?<=\s)|^)(?:-e\s+|--editable(?:\s+|=))?(?:\./?|\.\[[^\]]*\])(?=\s|$)"
 )
@@ -232,6 +233,10 @@ def _split_pip_project(facts: Facts, plan: Plan, runfacts: RunFacts, position: i
     deps = " ".join(shlex.quote(d) for d in pyproject.dependencies)
     hoisted = PIP_PROJECT.sub(deps, _trim_tail(segment, facts.dockerfile.escape), count=1)
     plan.hoisted_text = head + hoisted
+    if any(not VERSIONED.search(d) for d in pyproject.dependencies):
+        # `pip install .` named them only through pyproject.toml, which hadolint does not
+        # read; spelled out, an unpinned one is DL3013. They are the project's own choice.
+        plan.hoisted_text = "# hadolint ignore=DL3013\n" + plan.hoisted_text
     plan.applicability = Applicability.UNSAFE
     plan.reasons.append(
         "`pip install .` needs the source; the fix installs the [project] dependencies "
