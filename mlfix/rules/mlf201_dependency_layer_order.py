@@ -36,7 +36,9 @@ files again, so the image holds the same files. Poetry and uv installs are split
 `--no-root`/`--no-install-project` above, the original install (now only the
 project) stays below. Unsafe when the move passes a `RUN` that stays in place (it
 may prepare something the install needs) or when `pip install .` is split using the
-static dependencies of `pyproject.toml`. Display-only when the install needs the
+static dependencies of `pyproject.toml` (spelled out, an unpinned one would be hadolint's
+DL3013, so that RUN gets `# hadolint ignore=DL3013`: the project chose not to pin them).
+Display-only when the install needs the
 whole source (`-e .` in a requirements file, dynamic dependencies), when a `WORKDIR`
 between them changes where a relative `COPY` lands, when the code `COPY` uses a
 variable defined between them, or when the move would pass another step that installs
