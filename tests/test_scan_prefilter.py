@@ -58,6 +58,7 @@ SPELLINGS = [
     b"FlagModel(",
     b"FlagReranker(",
     b"FlagLLMReranker(",
+    b"KPipeline(",
     b"INSTRUCTOR(",
     b"GLiNER.from_pretrained(",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mlfix.dockerfile.model import DockerfileModel, Stage, parse
+from mlfix.weights import console
 from mlfix.weights.idle import idle_reason
 from mlfix.weights.made import is_made, made_paths
 
@@ -118,3 +119,39 @@ def test_a_name_is_made_only_when_it_is_the_created_path() -> None:
     assert not is_made("models/x", "/app", paths)  # inside: the archive's layout is unknown
     assert not is_made("org/name", "/srv", paths)
     assert not is_made("models", "/srv", paths)  # read from another WORKDIR
+
+
+_PYPROJECT = '[project.scripts]\ntool = "pkg.cli:main"\n'
+_POETRY = '[tool.poetry.scripts]\ntool = "pkg.cli:main"\n'
+_CLI = """import argparse
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument({argument})
+    args = parser.parse_args()
+"""
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "argument", "needs"),
+    [
+        (_PYPROJECT, '"command"', True),
+        (_POETRY, '"config", nargs="+"', True),
+        (_PYPROJECT, '"command", nargs="?", default="serve"', False),
+        (_PYPROJECT, '"--model", default="org/x"', False),
+        ('[project.scripts]\nother = "pkg.cli:main"\n', '"command"', False),
+    ],
+)
+def test_a_project_cli_started_bare_stops_only_when_argparse_requires_an_argument(
+    pyproject: str, argument: str, needs: bool
+) -> None:
+    files = {"pyproject.toml": pyproject, "src/pkg/cli.py": _CLI.format(argument=argument)}
+    assert (console.needs_arguments("tool", files.get) is not None) is needs
+
+
+def test_a_cli_that_only_calls_into_another_module_is_not_judged() -> None:
+    files = {
+        "pyproject.toml": _PYPROJECT,
+        "pkg/cli.py": "from pkg.serve import run\ndef main():\n    run()\n",
+        "pkg/serve.py": _CLI.format(argument='"command"'),
+    }
+    assert console.needs_arguments("tool", files.get) is None

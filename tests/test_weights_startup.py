@@ -11,8 +11,9 @@ from mlfix.config import Settings
 from mlfix.dockerfile.model import Stage, parse
 from mlfix.engine import run_target
 from mlfix.facts import Target
+from mlfix.weights import servers
 from mlfix.weights.facts import _parent_stage
-from mlfix.weights.startup import Start, StartScan, assignments, runs, start_command
+from mlfix.weights.startup import Start, StartScan, assignments, runs, start_command, unwrap
 
 
 def _argv(text: str) -> tuple[str, ...] | None:
@@ -153,3 +154,39 @@ def test_a_file_the_scan_skips_keeps_offline_mode_off(tmp_path: Path, skipped: s
     assert "HF_HUB_OFFLINE" not in fixed
     notes = [n for f in result.findings for n in f.notes]
     assert any("HF_HUB_OFFLINE stays unset" in n and "extra.py" in n for n in notes), notes
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ((), {}, ["michaelfeil/bge-small-en-v1.5"]),
+        (("v2", "--model-id", "org/a", "--model-id=org/b"), {}, ["org/a", "org/b"]),
+        (("--port", "80"), {"INFINITY_MODEL_ID": "org/a;org/b;"}, ["org/a", "org/b"]),
+        (("v1", "--model-name-or-path", "org/c"), {"INFINITY_MODEL_ID": "org/a"}, ["org/c"]),
+        (("v1",), {"INFINITY_MODEL_ID": "org/a;org/b"}, ["org/a"]),
+    ],
+)
+def test_infinity_serves_its_flags_then_its_env_then_its_default(
+    args: tuple[str, ...], env: dict[str, str], expected: list[str]
+) -> None:
+    assert servers.infinity_models(args, env)[0] == expected
+
+
+def test_a_server_behind_a_wrapper_or_at_a_path_is_seen_and_local_folders_are_not(
+    tmp_path: Path,
+) -> None:
+    refs = list(
+        servers.server_refs(
+            unwrap(["tini", "--", "infinity_emb", "v2", "--model-id", "./m"]),
+            {},
+            tmp_path / "Dockerfile",
+            3,
+        )
+    )
+    assert refs == []  # a local folder is not a hub repo
+    refs = list(
+        servers.server_refs(
+            ["/venv/bin/infinity_emb", "v2", "--model-id", "org/x"], {}, tmp_path / "Dockerfile", 3
+        )
+    )
+    assert [(r.repo_id, r.role, r.line) for r in refs] == [("org/x", "snapshot", 3)]

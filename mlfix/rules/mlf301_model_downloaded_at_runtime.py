@@ -72,11 +72,15 @@ the BuildKit secret `hf_token`, so gated and private repos can be baked.
 
 Not every name the code spells is baked. An image that starts none of the project's code
 (its CMD is an interactive shell or `sleep`, its ENTRYPOINT a wrapper that only runs
-`exec "$@"` with no CMD, or the Dockerfile sets no start command on a base that does not
+`exec "$@"` with no CMD, the project's own console script given no arguments when its
+argparse requires one, or the Dockerfile sets no start command on a base that does not
 run the app itself) gets nothing from the scanned code. A name that is the path a RUN step
 creates below the WORKDIR (`unzip -d`, `git clone`, a `cp`/`mv` target) is a local folder.
 In `if size == "small": ... elif size == "large": ...` only the branch the value selects
 is baked; when the value cannot be read, the alternatives are MLF304s, not all baked.
+
+A start command that runs a model server names the model itself: `infinity_emb` serves
+its `--model-id` values, else `INFINITY_MODEL_ID`, else its own default model.
 
 Loaders that reach the network even with the files cached (llama-cpp's
 `Llama.from_pretrained`, `pipeline(model=...)` without a task) are MLF305's: MLF301 still

@@ -50,9 +50,13 @@ class RefBuilder(RefBuilderCore):
         kind = loader.row.kind
         if kind == "pipeline":
             return self._pipeline(call, loader, scope, base, value)
+        quiet = loader.row.off_keyword and keywords_of(call).get(loader.row.off_keyword)
+        if isinstance(quiet, ast.Constant) and quiet.value is False:
+            return []  # told to load no model (kokoro's `KPipeline(model=False)`)
         default = loader.row.default
         if value is None and default is not None:
-            via = f"default model_name of {loader.row.name} in {loader.row.default_source}"
+            named = loader.row.keywords[0] if loader.row.keywords else "model"
+            via = f"default {named} of {loader.row.name} in {loader.row.default_source}"
             value = Text(default, via=(via,))
         if kind == "model_id" and isinstance(value, Text):
             return self._model_id(base, value)

@@ -64,6 +64,7 @@ class Loader:
     needle: bool = True  # False: a call that loads only when given an `hf-hub:` literal
     needle_re: str | None = None  # a narrower confirmation than the bare name
     unknown_receiver: bool = False  # also as an attribute of an unknown object
+    off_keyword: str | None = None  # given a literal False, the call loads no model
 
     @property
     def name(self) -> str:
@@ -303,6 +304,21 @@ LOADERS: tuple[Loader, ...] = (
     *(
         Loader(cls, _FLAG, "named", "FlagEmbedding", 0, ("model_name_or_path",))
         for cls in ("BGEM3FlagModel", "FlagModel", "FlagReranker", "FlagLLMReranker")
+    ),
+    # kokoro 0.9.x `pipeline.py` (source at 01968a6): `KPipeline(lang_code, repo_id=None,
+    # model=True, ...)` takes `hexgrad/Kokoro-82M` when repo_id is None and builds a KModel
+    # (config.json and the weights) unless `model=False`; voices are fetched from the same
+    # repo as they are asked for, so the whole repo is baked.
+    Loader(
+        "KPipeline",
+        ("kokoro",),
+        "named",
+        "kokoro",
+        1,
+        ("repo_id",),
+        default="hexgrad/Kokoro-82M",
+        default_source="kokoro",
+        off_keyword="model",
     ),
 )
 

@@ -219,6 +219,14 @@ def _bind_arguments(args: ast.arguments, table: dict[str, list[Binding]]) -> Non
             )
 
 
+def _is_split(value: ast.expr | None) -> bool:
+    return (
+        isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr in ("split", "rsplit")
+    )
+
+
 def _bind_target(
     target: ast.expr,
     value: ast.expr | None,
@@ -239,6 +247,12 @@ def _bind_target(
             and not any(isinstance(e, ast.Starred) for e in (*value.elts, *target.elts))
         ):
             elements = list(value.elts)
+        elif _is_split(value) and not any(isinstance(e, ast.Starred) for e in target.elts):
+            assert value is not None
+            elements = [  # `org, repo, name = model_id.split("/")`: one part each
+                ast.copy_location(ast.Subscript(value, ast.Constant(i), ast.Load()), value)
+                for i in range(len(target.elts))
+            ]
         for index, element in enumerate(target.elts):
             item = elements[index] if elements is not None else None
             _bind_target(element, item, stmt, table, why)

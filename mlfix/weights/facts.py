@@ -680,7 +680,7 @@ class Gatherer:
         # An image that starts none of the project's code loads none of its models.
         by_name = any(source.endswith(".py") for source in self.copied_sources())
         self.idle = idle.idle_reason(
-            self.app, lambda s: _parent_stage(model, s), self.start_script_text, by_name
+            self.app, lambda s: _parent_stage(model, s), self.start_script_text, by_name, self.read
         )
         refs = () if self.idle else self.scan(set_env, scan_versions)
         refs = self.edited(refs, set_env, scan_versions)

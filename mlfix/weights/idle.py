@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from mlfix.dockerfile.model import Stage
+from mlfix.weights import console
 from mlfix.weights.startup import SHELLS, start_command, unwrap
 
 # Bases whose own CMD starts an app from the project's files (tiangolo's images run
@@ -66,11 +67,13 @@ def idle_reason(
     parent: Callable[[Stage], Stage | None],
     script: Callable[[str], str | None] = lambda _path: None,
     copies_scripts: bool = False,
+    project: Callable[[str], str | None] = lambda _rel: None,
 ) -> str | None:
     """Why the image `stage` builds starts none of the project's code, or None.
     `script` reads a file of the image (a path as the start command spells it);
     `copies_scripts`: the Dockerfile COPYs Python files by name (`COPY train.py .`), so
-    without a start command the image is still made to run them."""
+    without a start command the image is still made to run them; `project` reads a file
+    of the build context (its pyproject.toml and the module of a console script)."""
     found = start_command(stage, parent)
     if found is None:
         base = _root_base(stage, parent).lower()
@@ -87,6 +90,8 @@ def idle_reason(
         return f"the image starts an interactive shell ({' '.join(found[1])})"
     if program in _IDLERS or (program == "tail" and argv[1:] == ["-f", "/dev/null"]):
         return f"the image starts `{' '.join(found[1])}`, which runs no project code"
+    if len(argv) == 1 and (why := console.needs_arguments(program, project)):
+        return why
     if len(argv) == 1 and found[0].keyword == "ENTRYPOINT":
         text = script(argv[0])
         if text is not None and _passes_its_arguments_only(text):

@@ -30,6 +30,7 @@ from mlfix.scan import ModelRef, RefKind, scan_run_command
 from mlfix.scan.commands import split_commands
 from mlfix.scan.known import is_repo_id
 from mlfix.scan.refs import HubDownload
+from mlfix.weights.servers import server_refs
 
 SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
 WRAPPERS = frozenset({"exec", "tini", "dumb-init", "nohup", "time", "command"})
@@ -215,12 +216,16 @@ class StartScan:
 
     def refs(self, start: Start, dockerfile: Path) -> Iterator[ModelRef]:
         seen: set[str] = set()
+        line = start.instruction.first_line
+        yield from server_refs(unwrap(start.argv), self.env, dockerfile, line)
         scripts, inline = runs(start.argv)
         for text in inline:
-            shown = f"the start command (line {start.instruction.first_line})"
-            yield from self._text(text, dockerfile, start.instruction.first_line, shown, False)
+            shown = f"the start command (line {line})"
+            yield from self._text(text, dockerfile, line, shown, False)
             for command in split_commands(text, self.env):
-                more, _inline = runs([w.text for w in command.words])
+                words = [w.text for w in command.words]
+                yield from server_refs(unwrap(words), self.env, dockerfile, line)
+                more, _inline = runs(words)
                 scripts.extend(more)
         for script in scripts:
             yield from self._script(start, script, seen, 1)

@@ -371,6 +371,9 @@ class Expressions(EvaluatorBase):
             result = getattr(receiver.value, method)(*positional, **named)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError):
             return Unknown(f"a .{method}() mlfix cannot apply")
+        if isinstance(result, list) and all(isinstance(part, str) for part in result):
+            meta = (merged.env_vars, merged.from_dockerfile, merged.exact, merged.via)
+            return Sequence(tuple(Text(part, *meta) for part in result))  # .split("/")
         if not isinstance(result, str):
             return Unknown(f"a .{method}() that does not give a string")
         return Text(result, merged.env_vars, merged.from_dockerfile, merged.exact, merged.via)

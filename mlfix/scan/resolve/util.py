@@ -45,6 +45,8 @@ PATH_FUNCTIONS = frozenset(
 STR_METHODS = frozenset(
     {
         "strip",
+        "split",
+        "rsplit",
         "lstrip",
         "rstrip",
         "lower",
