@@ -280,7 +280,12 @@ def new_copies(facts: Facts, plan: Plan) -> None:
             f"its manifests are copied again right above it, so it does not follow the RUN "
             f"at line {above.first_line} directly (hadolint DL3059)"
         )
-    elif not plan.new_copies and above is not None and plan.hoisted_text is None:
+    elif (
+        not plan.new_copies
+        and above is not None
+        and plan.hoisted_text is None
+        and _kept_apart(facts, plan, above)
+    ):
         # Nothing to copy between them: moved, it would follow that RUN directly, with the
         # same flags, which hadolint reports (DL3059). Joining two RUNs is the user's call.
         plan.applicability = Applicability.DISPLAY_ONLY
@@ -288,6 +293,17 @@ def new_copies(facts: Facts, plan: Plan) -> None:
             f"moved, it would follow the RUN at line {above.first_line} directly (hadolint "
             "DL3059); join the two and move them by hand"
         )
+
+
+def _kept_apart(facts: Facts, plan: Plan, above: Instruction) -> bool:
+    """Something other than the code COPY stays between `above` and the install: moved
+    next to each other they would be a new DL3059. Only the code COPY between them means
+    they were neighbours before the first of them moved (no new finding)."""
+    moved = {i.index for i in plan.moved}
+    return any(
+        i.index not in moved and i.index != plan.anchor.index
+        for i in facts.dockerfile.instructions[above.index + 1 : plan.run.index]
+    )
 
 
 def _above_install(facts: Facts, plan: Plan) -> Instruction | None:
