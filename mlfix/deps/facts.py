@@ -82,7 +82,9 @@ def command_offset(model: DockerfileModel, instruction: Instruction) -> int:
     """Offset of the shell text in the instruction's raw text, after keyword and flags."""
     raw = model.text[instruction.start : instruction.end]
     escape = re.escape(model.escape)
-    gap = rf"(?:[ \t]|{escape}[ \t]*\r?\n)+"
+    # A comment line inside the continuation is not the command: what is inserted "before
+    # the command" (a cache mount) must land after it, not inside it.
+    gap = rf"(?:[ \t]|{escape}[ \t]*\r?\n(?:[ \t]*(?:#[^\n]*)?\r?\n)*)+"
     match = re.match(rf"[ \t]*\w+{gap}(?:--\S+{gap})*", raw)
     return match.end() if match else len(raw)
 

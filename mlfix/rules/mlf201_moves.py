@@ -73,6 +73,7 @@ def between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> N
             and copy.from_context
             and all(s in needed for s in copy.sources)
             and not _into_existing_directory(plan, copy)
+            and not _separates_runs(facts, plan, instruction)
         ):
             plan.moved.append(instruction)
         elif copy is not None and not copy.from_context:
@@ -152,6 +153,22 @@ def between(facts: Facts, stage: Stage, plan: Plan, plans: dict[int, Plan]) -> N
                     f"it moves above `RUN` at line "
                     f"{instruction.first_line}, which may prepare something it needs",
                 )
+
+
+def _separates_runs(facts: Facts, plan: Plan, instruction: Instruction) -> bool:
+    """Moved away, this COPY would leave two RUNs with the same flags next to each other
+    (a new hadolint DL3059): it stays, and a COPY of the same files goes above instead."""
+    instructions = facts.dockerfile.instructions
+    index = instruction.index
+    if index == 0 or index + 1 >= len(instructions):
+        return False
+    before, after = instructions[index - 1], instructions[index + 1]
+    return (
+        before.keyword == after.keyword == "RUN"
+        and plan.run.index not in (before.index, after.index)
+        and before.stage == after.stage == instruction.stage
+        and set(before.flags) == set(after.flags)
+    )
 
 
 def _into_existing_directory(plan: Plan, copy: CopyPlan) -> bool:
