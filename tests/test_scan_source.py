@@ -257,3 +257,21 @@ def test_no_worker_processes_while_other_threads_run() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_config_beside_a_file_is_read_when_the_scan_runs_from_a_relative_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`scan_repo(Path("."))`: a file's config, named relative to the file's folder, was
+    found and then crashed the file's scan (relative_to on a relative path; the corpus)."""
+    (tmp_path / "vendor" / "config").mkdir(parents=True)
+    (tmp_path / "vendor" / "config" / "model.yaml").write_text("model: org/tiny\n")
+    (tmp_path / "vendor" / "infer.py").write_text(
+        "import yaml\nfrom transformers import AutoModel\n"
+        'cfg = yaml.safe_load(open("config/model.yaml"))\n'
+        'AutoModel.from_pretrained(cfg["model"])\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = scan_repo(Path("."), jobs=1)
+    assert result.problems == ()
+    assert [r.repo_id for r in result.refs] == ["org/tiny"]

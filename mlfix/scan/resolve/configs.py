@@ -106,7 +106,9 @@ class Configs(EvaluatorBase):
                 continue
             if len(data) > MAX_CONFIG_BYTES:
                 return Unknown(f"the config file {path} is larger than mlfix reads")
-            shown = candidate.relative_to(root).as_posix()
+            # The scope's file path may be relative (to the working directory): resolved,
+            # both sides name the same tree.
+            shown = Path(os.path.relpath(candidate.resolve(), root.resolve())).as_posix()
             try:
                 return _convert(_parse(kind, data), shown, [MAX_ITEMS])
             except Exception:  # any parse error of the project's file: unknown, not a crash
