@@ -7,8 +7,7 @@ skipped" (FIFOs, oversized files), a message naming what was skipped.
 Faults that need them run mlfix in a subprocess: with a timeout (a FIFO blocks a reader
 forever), with an address-space limit (a link to /dev/zero reads without end), as the
 `nobody` user (root ignores file modes), or on a tiny tmpfs (a real ENOSPC). The rest run
-in-process. Faults in modules other helpers own are xfail(strict=True) with the owner in
-the reason, so they flip when fixed.
+in-process.
 """
 
 from __future__ import annotations

@@ -13,20 +13,17 @@ What each property proves, for every generated input:
   at a line end, junk lines and unterminated heredocs inserted) give exit 0/1/2, an
   exit 2 says why in `error:` lines and leaves every file as it was; json stays valid
   Unicode. `test_hostile_text_never_tracebacks` is the same with random text, mid-line
-  cuts and the shapes dockerfile-parse raises on (xfail until the dockerfile helper's fix).
+  cuts and the shapes dockerfile-parse raises on.
 - `test_inputs_buildkit_rejects_exit_2`: whatever BuildKit's parser rejects, mlfix
-  rejects with exit 2 and writes nothing (xfail until the dockerfile helper's fix).
+  rejects with exit 2 and writes nothing.
 - `test_generated_download_line_runs_exactly_one_hf` (the injection property): an
   arbitrary string in a model field either never reaches the Dockerfile or reaches it
   as exactly one argument of exactly one `hf` process, run by `sh` with a stub `hf`.
 
-Shapes issue #13 lists as broken (fuzz_strategies.KNOWN_BROKEN) are left out of the
-generators here and pinned by the xfail-strict minimal reproductions of
-`test_known_broken_shape`; `MLFIX_FUZZ_FEATURES=all` generates them too (expect failures
-until they are fixed). The xfail-strict properties (`test_hostile_text_never_tracebacks`,
-`test_inputs_buildkit_rejects_exit_2`, the injection property) each carry an explicit
-failing example, so they flip once the owner's fix makes that example and the
-generated ones pass.
+A shape found broken goes into fuzz_strategies.KNOWN_BROKEN (left out of the generators)
+with an xfail-strict minimal reproduction in `test_known_broken_shape`, so the fix flips
+it; today the list is empty and every reproduction in `KNOWN` is a plain regression case.
+`MLFIX_FUZZ_FEATURES=all` also generates the shapes `VALID` leaves out (tokens).
 
 Runs (profiles in tests/conftest.py): `ci`, the default, deterministic (derandomize),
 100 examples per property, no deadline:
