@@ -199,9 +199,12 @@ def untouched_bytes_problems(before: str, after: str) -> list[str]:
             edited.update(range(_lead(old_lines, first - 1), last))
     # Blank lines next to a moved instruction may travel with it: only text must survive.
     kept = [line for n, line in enumerate(old_lines) if n not in edited and line.strip()]
-    line_matcher = difflib.SequenceMatcher(a=kept, b=new_lines, autojunk=False)
-    survived = sum(block.size for block in line_matcher.get_matching_blocks())
-    if survived != len(kept):
+    # "Survive, in order" is "kept is a subsequence of the new lines": a greedy walk decides
+    # it exactly, where difflib's blocks are not a longest common subsequence and, with
+    # repeated lines (three identical heredoc COPYs), report lines as lost that are there.
+    rest = iter(new_lines)
+    if not all(any(line == new for new in rest) for line in kept):
+        line_matcher = difflib.SequenceMatcher(a=kept, b=new_lines, autojunk=False)
         lost = [
             line
             for tag, a0, a1, _, _ in line_matcher.get_opcodes()

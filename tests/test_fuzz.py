@@ -294,6 +294,7 @@ def test_hostile_inputs_never_traceback(data: bytes, files: dict[str, bytes]) ->
 
 @settings(phases=[Phase.explicit, Phase.generate])
 @example(b"FROM python:3.11-slim\nENV A=1 \\\nARG B=2\n", {})
+@example(b"FROM python:3.11-slim\nRUN echo hi\n\\\n", {})  # a lone escape at the end (long run)
 @given(hostile_dockerfiles(anything=True), contexts())
 def test_hostile_text_never_tracebacks(data: bytes, files: dict[str, bytes]) -> None:
     check_no_traceback(data, files)

@@ -268,6 +268,10 @@ def _scan(lines: tuple[Line, ...], first: int, escape: str, path: Path) -> list[
         pieces = re.split(r"[ \t]+", logical, maxsplit=1)
         keyword = pieces[0].upper()
         rest = pieces[1] if len(pieces) > 1 else ""
+        if not keyword:  # a lone escape: the continuation reaches the end of the file
+            raise DockerfileSyntaxError(
+                path, f"line {line.number}: a line continuation with no instruction after it"
+            )
         if keyword not in KEYWORDS:
             raise DockerfileSyntaxError(
                 path, f"line {line.number}: unknown instruction {keyword.split()[0]!r}"
